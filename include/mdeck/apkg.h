@@ -1,0 +1,86 @@
+/* apkg.h - the legacy Anki package: collection.anki2 (SQLite, schema 11),
+ * the media map and media files, in a zip.  See docs/anki.md. */
+#ifndef MDECK_APKG_H
+#define MDECK_APKG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mdeck/deck.h"
+#include "mdeck/diag.h"
+#include "mdeck/util.h"
+
+/* Note type ids: fixed forever (changing them orphans every user's notes). */
+#define MDECK_MODEL_BASIC    1718000000001LL
+#define MDECK_MODEL_REVERSED 1718000000003LL
+#define MDECK_MODEL_CLOZE    1718000000005LL
+
+/* How long a question removed from the index stays in the package, tagged
+ * mdeck::removed, so every device can find and delete it. */
+#define MDECK_REMOVED_KEEP_DAYS 30
+
+struct apkg_stats {
+    size_t notes;    /* notes of the deck written (removed ones not counted) */
+    size_t added;    /* guid not in the previous package */
+    size_t changed;  /* in the previous package, content or tags changed */
+    size_t removed;  /* newly tagged mdeck::removed by this build */
+    size_t kept_removed; /* removed earlier, still kept (tagged) */
+    size_t dropped;  /* removed more than MDECK_REMOVED_KEEP_DAYS ago: gone */
+};
+
+/* The tag a question removed from the index carries while it is kept. */
+#define MDECK_REMOVED_TAG "mdeck::removed"
+
+/* Builds the package bytes for d into out.  prev_path, when it names a
+ * readable earlier package of this deck, supplies the previous notes so that
+ * unchanged notes keep their modification time and removed ones are kept
+ * (tagged) for MDECK_REMOVED_KEEP_DAYS.  Returns 0 or -1. */
+int apkg_build(const struct deck *d, const char *prev_path, int answered_only,
+               struct buf *out, struct apkg_stats *st, struct diags *dg);
+
+/* A deck's id before collisions are resolved: derived from its full name
+ * (never from the clock; docs/anki.md).  Note guids are note_guid(). */
+int64_t apkg_deck_id(const char *full_name);
+
+/* --- reading packages back (mdeck inspect, tests) --- */
+
+struct apkg_note {
+    int64_t id, mid, mod;
+    char *guid, *tags, *flds, *sfld;
+    uint32_t csum;
+};
+struct apkg_card {
+    int64_t id, nid, did, ord, due, queue, type;
+};
+struct apkg_info {
+    char *decks_json, *models_json, *col_conf_json, *dconf_json;
+    int ver;
+    const char *collection; /* zip entry read: "collection.anki21" or ".anki2" */
+    struct apkg_note *notes; size_t nnotes;
+    struct apkg_card *cards; size_t ncards;
+    char **media_keys, **media_names; /* from the media map */
+    uint64_t *media_sizes; /* 0 and listed as missing when absent in zip */
+    int *media_present;
+    size_t nmedia;
+};
+
+/* Reads any legacy .apkg (ours or exported by Anki with collection.anki2;
+ * collection.anki21 is preferred when present).  Notes come in id order,
+ * cards in (nid, ord) order, media in key order.  Packages in the newer
+ * format (collection.anki21b) are refused.  Never trusts the input: a
+ * corrupt zip or database is an error, not a crash; the collection is
+ * capped at APKG_MAX_COLLECTION bytes.  Returns 0, or -1 with a diagnostic
+ * naming the file (info is then empty). */
+#define APKG_MAX_COLLECTION ((uint64_t)2 << 30)
+int apkg_read(const char *path, struct apkg_info *info, struct diags *dg);
+void apkg_info_free(struct apkg_info *info);
+
+/* Anki's field helpers (defined in anki-model.c), exposed for tests.
+ * anki_strip_html: <img …src=X…> becomes " X "; comments, <style>/<script>
+ * blocks and tags are removed; entities (&#N; &#xH; and HTML 4 names) are
+ * decoded; U+00A0 becomes a space; nothing is trimmed.  sfld is that of the
+ * sort field (0); csum the first 4 bytes of its SHA-1, big-endian. */
+void anki_strip_html(const char *html, struct buf *out);
+uint32_t anki_csum(const char *first_field_html);
+
+#endif

@@ -1,0 +1,23 @@
+/* arena.h - memory that lives as long as one build.
+ *
+ * A deck and everything hanging off it is allocated from one arena and freed
+ * at once; no stage frees individual strings of the model. */
+#ifndef MDECK_ARENA_H
+#define MDECK_ARENA_H
+
+#include <stddef.h>
+
+struct arena_chunk;
+struct arena {
+    struct arena_chunk *head;
+};
+
+void arena_init(struct arena *a);
+void arena_free(struct arena *a);
+void *arena_alloc(struct arena *a, size_t n);        /* zeroed, 16-aligned */
+char *arena_strdup(struct arena *a, const char *s);  /* NULL stays NULL */
+char *arena_strndup(struct arena *a, const char *s, size_t n);
+char *arena_printf(struct arena *a, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+#endif

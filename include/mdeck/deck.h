@@ -1,0 +1,121 @@
+/* deck.h - the in-memory deck: what every source stage produces and every
+ * writer consumes.
+ *
+ * sources (index.c, answers.c) -> struct deck -> outputs (apkg.c, csv.c,
+ * quizlet.c).  Everything reachable from a deck lives in deck->arena, except
+ * the three growable arrays, which deck_free() releases. */
+#ifndef MDECK_DECK_H
+#define MDECK_DECK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mdeck/arena.h"
+
+enum output_format {
+    FMT_APKG = 1,
+    FMT_CSV = 2,
+    FMT_QUIZLET = 4,
+    FMT_ALL = 7,
+};
+
+/* A front-matter rule: a leading prefix removed from questions, optionally
+ * turned into a tag. */
+struct prefix_rule {
+    const char *prefix;
+    const char *tag; /* NULL: removed without a tag */
+};
+
+struct deck_options {
+    const char *name;      /* overrides the first # heading */
+    const char *id;        /* stable deck identity; default: the folder name */
+    const char **tags;     /* added to every note */
+    size_t ntags;
+    struct prefix_rule *prefixes;
+    size_t nprefixes;
+    unsigned formats;      /* FMT_* bits; 0 when not set in front matter */
+    int reversed;          /* also make a reversed card for basic notes */
+    int unsafe_html;       /* sanitizer off (warned at every build) */
+    int fm_line;           /* line of the closing --- (0: no front matter) */
+};
+
+/* Where a note's answer came from and what it renders to. */
+struct answer {
+    const char *path;  /* relative to the deck folder */
+    int line;          /* first line of the answer's heading or content */
+    const char *how;   /* "link", "heading", "source-url", "inline" */
+    const char *html;  /* sanitized HTML for Anki */
+    const char *text;  /* plain text (Quizlet) */
+    const char *md;    /* markdown source of the body (NULL for HTML files) */
+};
+
+struct note {
+    const char *id;          /* stable identity (identity.c); NULL before */
+    const char *question;    /* clean front, plain text */
+    const char *front_html;  /* clean front as HTML */
+    const char *key;         /* normalised question, for matching */
+    const char **tags;       /* sorted, unique, no spaces */
+    size_t ntags;
+    const char **sources;    /* source URLs, in index order, unique */
+    size_t nsources;
+    const char *link;        /* relative answer link "path[#frag]" or NULL */
+    const char *pinned;      /* explicit id written on the item, or NULL */
+    const char *deck;        /* full deck name, "Top::Sub" */
+    int line, col;           /* first index line of the item */
+    int *lines;              /* every index line merged into this note */
+    size_t nlines;
+    const char *inline_md;   /* markdown indented under the item, or NULL */
+    int inline_line;
+    struct answer answer;    /* answer.html == NULL: no answer yet */
+    int cloze;               /* 1: Cloze note type */
+    const char *cloze_html;  /* Cloze: the Text field */
+    const char *cloze_text;  /* Cloze: plain-text front with fills shown */
+};
+
+struct media {
+    const char *name;  /* name inside the package: content hash + extension */
+    const char *path;  /* file to copy it from */
+    uint64_t size;
+};
+
+struct deck {
+    struct arena arena;
+    const char *dir;       /* deck folder as given */
+    const char *slug;      /* base name of outputs: the folder's name */
+    const char *name;      /* top deck name */
+    const char *desc_html; /* description from the index */
+    struct deck_options opt;
+    const char **decks;    /* every deck name used, parents before children */
+    size_t ndecks, capdecks;
+    struct note *notes;
+    size_t nnotes, capnotes;
+    struct media *media;
+    size_t nmedia, capmedia;
+};
+
+void deck_init(struct deck *d, const char *dir);
+void deck_free(struct deck *d);
+struct note *deck_add_note(struct deck *d);
+/* Adds a deck name and every ancestor ("A::B::C" adds A, A::B, A::B::C). */
+void deck_add_deck_name(struct deck *d, const char *name);
+/* Adds a tag to a note (kept sorted and unique; spaces become '_'). */
+void note_add_tag(struct deck *d, struct note *n, const char *tag);
+void note_add_source(struct deck *d, struct note *n, const char *url);
+void note_add_line(struct deck *d, struct note *n, int line);
+/* Registers a media file; returns its name inside the package or NULL when
+ * the file cannot be read. Identical content is stored once. */
+const char *deck_add_media(struct deck *d, const char *path);
+
+
+/* The note's Anki guid, shared by the package and the CSV: base91 of the
+ * first 8 bytes of SHA-256 over the deck identity (front matter id, else the
+ * folder name), 0x1F and the note's stable id.  Never from the fields, so
+ * edits update the note instead of duplicating it. out holds 12 bytes. */
+void note_guid(const struct deck *d, const struct note *n, char out[12]);
+
+/* The Source field: each source URL as a link, joined by <br>; "" when the
+ * note has none.  Shared by the package and the CSV.  Appended to out. */
+struct buf;
+void note_source_html(const struct note *n, struct buf *out);
+
+#endif

@@ -1,0 +1,24 @@
+/* publish.h - atomic replacement of output files.
+ *
+ * A temporary file is written in the same folder as the target, fsynced,
+ * given the old file's mode, and renamed over the target; then the folder is
+ * fsynced.  Readers see the old or the new file, complete, even after a
+ * crash.  When the new bytes equal the old ones nothing is touched, so sync
+ * tools and Anki are not woken for nothing. */
+#ifndef MDECK_PUBLISH_H
+#define MDECK_PUBLISH_H
+
+#include <stddef.h>
+
+#include "mdeck/diag.h"
+
+/* Returns 1 when the file was replaced, 0 when it already held these bytes,
+ * -1 on error (diagnostic recorded; the previous file is untouched). */
+int publish_file(const char *path, const void *data, size_t len,
+                 struct diags *dg);
+
+/* Removes stale temporaries (".<name>.mdeck-tmp-*") left in dir by a killed
+ * process. */
+void publish_clean_stale(const char *dir);
+
+#endif

@@ -1,0 +1,34 @@
+/* text.h - UTF-8 checks and the normalisation that decides when two
+ * questions (or a question and an answer heading) are "the same". */
+#ifndef MDECK_TEXT_H
+#define MDECK_TEXT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mdeck/util.h"
+
+/* Returns 0 when s[0..len) is valid UTF-8 without NUL bytes; otherwise -1
+ * and *bad is the offset of the first bad byte. */
+int utf8_check(const char *s, size_t len, size_t *bad);
+
+/* Decodes one code point at s (valid UTF-8 assumed); returns its length. */
+size_t utf8_decode(const char *s, uint32_t *cp);
+void utf8_encode(struct buf *b, uint32_t cp);
+
+/* 1-based line and column (in code points) of offset off in s. */
+void line_col(const char *s, size_t off, int *line, int *col);
+
+/* The matching key of a question: full-width forms folded to ASCII, ASCII
+ * lower-cased, white space and punctuation (ASCII, CJK and general) removed.
+ * "Attention为什么要除以根号d？" and "attention 为什么要除以根号 d?" have the
+ * same key.  Appended to out. */
+void text_key(const char *s, struct buf *out);
+
+/* Similarity of two keys in [0,1]: Dice coefficient of code-point bigrams. */
+double text_similarity(const char *a, const char *b);
+
+/* 1 for code points mdeck treats as punctuation or white space. */
+int is_punct_or_space(uint32_t cp);
+
+#endif

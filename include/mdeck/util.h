@@ -1,0 +1,93 @@
+/* util.h - growable byte buffers, checked allocation and small helpers.
+ *
+ * Every piece of string building in mdeck goes through struct buf; nobody
+ * hand-rolls realloc loops.  A buf is always NUL-terminated, so buf.s can be
+ * passed to C string functions when the content holds no NUL bytes. */
+#ifndef MDECK_UTIL_H
+#define MDECK_UTIL_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+#if defined(__GNUC__)
+#define MDECK_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#else
+#define MDECK_PRINTF(f, a)
+#endif
+
+/* Allocation that never returns NULL: on exhaustion it reports and aborts.
+ * mdeck treats out-of-memory as unrecoverable, like git does. */
+void *xmalloc(size_t n);
+void *xcalloc(size_t n, size_t size);
+void *xrealloc(void *p, size_t n);
+char *xstrdup(const char *s);
+char *xstrndup(const char *s, size_t n);
+char *xasprintf(const char *fmt, ...) MDECK_PRINTF(1, 2);
+
+/* Grow a dynamic array: ensures *cap >= need, reallocating *arr. */
+#define GROW(arr, need, cap)                                                   \
+    do {                                                                       \
+        if ((need) > (cap)) {                                                  \
+            size_t grow_new_ = (cap) ? (cap) * 2 : 8;                          \
+            while (grow_new_ < (need)) grow_new_ *= 2;                         \
+            (arr) = xrealloc((arr), grow_new_ * sizeof(*(arr)));               \
+            (cap) = grow_new_;                                                 \
+        }                                                                      \
+    } while (0)
+
+struct buf {
+    char *s;    /* always NUL-terminated; points at a static "" when empty */
+    size_t len;
+    size_t cap;
+};
+
+#define BUF_INIT {buf_empty_, 0, 0}
+extern char buf_empty_[1];
+
+void buf_init(struct buf *b);
+void buf_grow(struct buf *b, size_t extra);
+void buf_add(struct buf *b, const void *data, size_t n);
+void buf_adds(struct buf *b, const char *s);
+void buf_addc(struct buf *b, char c);
+void buf_addf(struct buf *b, const char *fmt, ...) MDECK_PRINTF(2, 3);
+void buf_vaddf(struct buf *b, const char *fmt, va_list ap);
+void buf_reset(struct buf *b);
+void buf_setlen(struct buf *b, size_t len);
+/* Takes the string out of the buffer (caller frees); the buffer is reset. */
+char *buf_detach(struct buf *b);
+void buf_release(struct buf *b);
+/* Trims ASCII and Unicode (U+3000, U+00A0) white space at both ends. */
+void buf_trim(struct buf *b);
+
+/* Reads a whole file.  Returns 0, or -1 with errno set. */
+int read_file(const char *path, struct buf *out);
+
+/* HTML escaping of text (&, <, >, ") appended to b. */
+void buf_add_html_escaped(struct buf *b, const char *s, size_t n);
+
+/* Current wall clock, seconds and milliseconds. Honours MDECK_NOW (seconds)
+ * so that tests can move time forward deterministically. */
+int64_t now_seconds(void);
+int64_t now_millis(void);
+
+int str_starts_with(const char *s, const char *prefix);
+int str_ends_with(const char *s, const char *suffix);
+
+/* A string -> size_t hash map (open addressing); keys are borrowed, not
+ * copied: they must outlive the map. */
+struct strmap {
+    const char **keys;
+    size_t *vals;
+    size_t n, cap;
+};
+void strmap_init(struct strmap *m);
+void strmap_free(struct strmap *m);
+/* Returns 1 and *val when key is present. */
+int strmap_get(const struct strmap *m, const char *key, size_t *val);
+/* Sets key to val (replacing). */
+void strmap_put(struct strmap *m, const char *key, size_t val);
+
+#endif

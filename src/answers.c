@@ -1,0 +1,743 @@
+/* answers.c - finding each question's answer and rendering it.
+ *
+ * The rules, in order (docs/format.md states them with examples):
+ *   1. a relative link on the index item names the answer: a whole file or a
+ *      section (file.md#heading);
+ *   2. an answer section whose heading is the question (same cleaning and
+ *      key as the index); consecutive headings with nothing between them
+ *      share the body that follows;
+ *   3. an answer file whose front matter names the question's source URL;
+ *   4. markdown indented under the item in the index.
+ * A question with candidates from several places uses the first by these
+ * rules (and by path order within a rule) and is reported. */
+#include "mdeck/answers.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <md4c.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "mdeck/frontmatter.h"
+#include "mdeck/htmlfile.h"
+#include "mdeck/identity.h"
+#include "mdeck/index.h"
+#include "mdeck/render.h"
+#include "mdeck/sanitize.h"
+#include "mdeck/text.h"
+#include "mdeck/util.h"
+
+#define MAX_DEPTH 32
+
+struct file {
+    char *rel;            /* relative to the deck folder */
+    char *path;           /* deck folder + rel: what diagnostics show */
+    struct buf src;       /* contents (markdown files) */
+    size_t body_off;      /* after the front matter */
+    int is_html;
+    int loaded;           /* read and valid */
+    const char **sources; /* front matter source URLs */
+    size_t nsources;
+    int used;
+};
+
+struct section {
+    size_t file;
+    int level;
+    char *title;          /* heading text as written */
+    char *key;
+    char *slug;
+    int line;             /* heading line */
+    size_t body, body_end;/* byte range of the (shared) body */
+    int used;
+};
+
+struct ctx {
+    struct deck *d;
+    struct diags *dg;
+    struct file *files;
+    size_t nfiles, capfiles;
+    struct section *secs;
+    size_t nsecs, capsecs;
+    struct strmap bykey;  /* key -> first section */
+};
+
+/* --- collecting files --------------------------------------------------- */
+
+struct seen_dir { dev_t dev; ino_t ino; };
+
+static int junk_name(const char *name)
+{
+    size_t n = strlen(name);
+    return name[0] == '.' || name[0] == '#' || name[0] == '~' || name[n - 1] == '~' ||
+           strstr(name, ".sync-conflict-") != NULL || !strcmp(name, "4913");
+}
+
+static int answer_ext(const char *name)
+{
+    const char *dot = strrchr(name, '.');
+    if (!dot) return 0;
+    if (!strcmp(dot, ".md") || !strcmp(dot, ".markdown")) return 1;
+    if (!strcmp(dot, ".html") || !strcmp(dot, ".htm")) return 2;
+    return 0;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void walk(struct ctx *c, const char *rel, int depth, struct seen_dir **seen,
+                 size_t *nseen, size_t *capseen)
+{
+    if (depth > MAX_DEPTH) return;
+    char *dir = *rel ? xasprintf("%s/%s", c->d->dir, rel) : xstrdup(c->d->dir);
+    struct stat st;
+    if (stat(dir, &st) < 0) goto out;
+    for (size_t i = 0; i < *nseen; i++)
+        if ((*seen)[i].dev == st.st_dev && (*seen)[i].ino == st.st_ino) goto out;
+    GROW(*seen, *nseen + 1, *capseen);
+    (*seen)[(*nseen)++] = (struct seen_dir){st.st_dev, st.st_ino};
+    DIR *dp = opendir(dir);
+    if (!dp) goto out;
+    char **names = NULL;
+    size_t n = 0, cap = 0;
+    struct dirent *e;
+    while ((e = readdir(dp))) {
+        if (junk_name(e->d_name)) continue;
+        GROW(names, n + 1, cap);
+        names[n++] = xstrdup(e->d_name);
+    }
+    closedir(dp);
+    qsort(names, n, sizeof *names, cmp_str);
+    for (size_t i = 0; i < n; i++) {
+        char *r = *rel ? xasprintf("%s/%s", rel, names[i]) : xstrdup(names[i]);
+        char *full = xasprintf("%s/%s", c->d->dir, r);
+        struct stat ls;
+        if (lstat(full, &ls) == 0) {
+            if (S_ISDIR(ls.st_mode)) {
+                walk(c, r, depth + 1, seen, nseen, capseen); /* never via symlinks */
+            } else if (answer_ext(names[i]) && !(depth == 0 && (!strcmp(names[i], "index.md") ||
+                                                               !strcmp(names[i], IDENTITY_FILE)))) {
+                GROW(c->files, c->nfiles + 1, c->capfiles);
+                struct file *f = &c->files[c->nfiles++];
+                memset(f, 0, sizeof *f);
+                f->rel = r;
+                f->path = full;
+                f->is_html = answer_ext(names[i]) == 2;
+                buf_init(&f->src);
+                r = full = NULL;
+            }
+        }
+        free(r);
+        free(full);
+        free(names[i]);
+    }
+    free(names);
+out:
+    free(dir);
+}
+
+/* 1 when path (inside the deck) resolves to a place inside the deck folder. */
+static int inside_deck(const struct deck *d, const char *path)
+{
+    char *root = realpath(d->dir, NULL), *p = realpath(path, NULL);
+    int ok = root && p && str_starts_with(p, root) &&
+             (p[strlen(root)] == '/' || p[strlen(root)] == '\0');
+    free(root);
+    free(p);
+    return ok;
+}
+
+/* --- reading markdown answer files ------------------------------------- */
+
+struct hscan {
+    struct ctx *c;
+    size_t file;
+    const char *base;   /* file start */
+    int level;          /* inside a heading of this level (1..2), else 0 */
+    int depth;
+    struct buf text;
+    int line;
+};
+
+static int line_of(const char *base, const char *p)
+{
+    int l = 1;
+    for (const char *s = base; s < p; s++) l += *s == '\n';
+    return l;
+}
+
+static int hs_enter(MD_BLOCKTYPE type, void *detail, void *user)
+{
+    struct hscan *h = user;
+    h->depth++;
+    if (type == MD_BLOCK_H && h->depth == 2) {
+        unsigned lv = ((MD_BLOCK_H_DETAIL *)detail)->level;
+        if (lv <= 2) {
+            h->level = (int)lv;
+            buf_reset(&h->text);
+            h->line = 0;
+        }
+    }
+    return 0;
+}
+
+static void slugify(const char *s, struct buf *out)
+{
+    /* GitHub-style anchors: lower case, spaces to '-', punctuation dropped
+     * (letters of every script kept). */
+    while (*s) {
+        uint32_t cp;
+        s += utf8_decode(s, &cp);
+        if (cp == ' ' || cp == '-') { buf_addc(out, '-'); continue; }
+        if (cp == '_') { buf_addc(out, '_'); continue; }
+        if (is_punct_or_space(cp)) continue;
+        if (cp >= 'A' && cp <= 'Z') cp += 32;
+        utf8_encode(out, cp);
+    }
+}
+
+static int hs_leave(MD_BLOCKTYPE type, void *detail, void *user)
+{
+    struct hscan *h = user;
+    h->depth--;
+    if (type == MD_BLOCK_H && h->level && h->depth == 1) {
+        struct ctx *c = h->c;
+        buf_trim(&h->text);
+        GROW(c->secs, c->nsecs + 1, c->capsecs);
+        struct section *s = &c->secs[c->nsecs++];
+        memset(s, 0, sizeof *s);
+        s->file = h->file;
+        s->level = h->level;
+        s->title = xstrndup(h->text.s, h->text.len);
+        struct buf clean = BUF_INIT, key = BUF_INIT, slug = BUF_INIT;
+        question_clean(c->d, NULL, s->title, &clean);
+        text_key(clean.s, &key);
+        slugify(s->title, &slug);
+        s->key = buf_detach(&key);
+        s->slug = buf_detach(&slug);
+        buf_release(&clean);
+        s->line = h->line;
+        h->level = 0;
+    }
+    return 0;
+}
+
+static int hs_span(MD_SPANTYPE t, void *d, void *u) { return 0; }
+
+static int hs_text(MD_TEXTTYPE type, const MD_CHAR *text, MD_SIZE size, void *user)
+{
+    struct hscan *h = user;
+    if (!h->level) return 0;
+    if (!h->line) h->line = line_of(h->base, text);
+    if (type == MD_TEXT_SOFTBR || type == MD_TEXT_BR) buf_addc(&h->text, ' ');
+    else buf_add(&h->text, text, size);
+    return 0;
+}
+
+/* Byte offset of the start of 1-based line l in s[0..len). */
+static size_t line_start(const char *s, size_t len, int l)
+{
+    size_t off = 0;
+    for (int cur = 1; cur < l && off < len; off++)
+        if (s[off] == '\n') cur++;
+    return off;
+}
+
+static void load_markdown(struct ctx *c, size_t fi)
+{
+    struct file *f = &c->files[fi];
+    size_t bad;
+    if (utf8_check(f->src.s, f->src.len, &bad) < 0) {
+        int line, col;
+        line_col(f->src.s, bad, &line, &col);
+        diag_add(c->dg, SEV_ERROR, f->path, line, col,
+                 "invalid UTF-8 or NUL byte; save the file as UTF-8");
+        return;
+    }
+    const char *yaml;
+    size_t ylen, boff = 0;
+    int bline;
+    int fm = fm_split(f->src.s, f->src.len, f->path, &yaml, &ylen, &boff, &bline, c->dg);
+    if (fm < 0) return;
+    if (fm > 0) {
+        json_t *j = fm_parse(yaml, ylen, f->path, 2, c->dg);
+        if (!j) return;
+        json_t *v = json_object_get(j, "source");
+        if (!v) v = json_object_get(j, "sources");
+        if (!v) v = json_object_get(j, "url");
+        size_t n = json_is_array(v) ? json_array_size(v) : 1;
+        f->sources = arena_alloc(&c->d->arena, (n + 1) * sizeof *f->sources);
+        if (json_is_string(v)) f->sources[f->nsources++] = arena_strdup(&c->d->arena, json_string_value(v));
+        size_t i;
+        json_t *e;
+        if (json_is_array(v)) json_array_foreach(v, i, e) if (json_is_string(e))
+            f->sources[f->nsources++] = arena_strdup(&c->d->arena, json_string_value(e));
+        json_decref(j);
+    }
+    f->body_off = boff;
+    f->loaded = 1;
+
+    size_t first = c->nsecs;
+    struct hscan h = {.c = c, .file = fi, .base = f->src.s};
+    buf_init(&h.text);
+    MD_PARSER p = {.flags = MDECK_MD_FLAGS, .enter_block = hs_enter, .leave_block = hs_leave,
+                   .enter_span = hs_span, .leave_span = hs_span, .text = hs_text};
+    md_parse(f->src.s + boff, (MD_SIZE)(f->src.len - boff), &p, &h);
+    buf_release(&h.text);
+
+    /* Bodies: from the line after a heading to the next heading of level
+     * <= 2; a heading with an empty body shares the next body of its level. */
+    for (size_t i = first; i < c->nsecs; i++) {
+        struct section *s = &c->secs[i];
+        if (!s->line) { s->body = s->body_end = 0; continue; }
+        size_t start = line_start(f->src.s, f->src.len, s->line + 1);
+        size_t end = i + 1 < c->nsecs && c->secs[i + 1].line
+                         ? line_start(f->src.s, f->src.len, c->secs[i + 1].line)
+                         : f->src.len;
+        /* a setext underline belongs to the heading */
+        size_t k = start;
+        while (k < end && (f->src.s[k] == '=' || f->src.s[k] == '-')) k++;
+        if (k > start && (k == end || f->src.s[k] == '\n' || f->src.s[k] == '\r')) {
+            while (k < end && f->src.s[k] != '\n') k++;
+            start = k < end ? k + 1 : end;
+        }
+        if (end < start) end = start;
+        s->body = start;
+        s->body_end = end;
+    }
+    for (size_t i = c->nsecs; i-- > first;) {
+        struct section *s = &c->secs[i];
+        int empty = 1;
+        for (size_t k = s->body; k < s->body_end && empty; k++)
+            if (!strchr(" \t\r\n", f->src.s[k])) empty = 0;
+        if (empty && i + 1 < c->nsecs && c->secs[i + 1].level == s->level) {
+            s->body = c->secs[i + 1].body;
+            s->body_end = c->secs[i + 1].body_end;
+        } else if (empty) {
+            s->body = s->body_end = 0;
+        }
+    }
+}
+
+/* --- matching ----------------------------------------------------------- */
+
+struct choice {
+    const char *how;
+    size_t file;        /* (size_t)-1: the index (inline) */
+    size_t sec;         /* (size_t)-1: the whole file */
+};
+
+static char *dirname_of(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    return slash ? xstrndup(path, (size_t)(slash - path)) : xstrdup(".");
+}
+
+static void describe(struct ctx *c, const struct choice *ch, struct buf *out)
+{
+    if (ch->file == (size_t)-1) { buf_adds(out, "the text indented under the item"); return; }
+    const struct file *f = &c->files[ch->file];
+    if (ch->sec == (size_t)-1) buf_addf(out, "%s", f->path);
+    else buf_addf(out, "%s:%d", f->path, c->secs[ch->sec].line);
+}
+
+static void set_answer(struct ctx *c, struct note *n, const char *how, const char *rel,
+                       int line, const char *md, size_t len, const char *base_dir,
+                       const char *src_base, const char *diag_path)
+{
+    struct deck *d = c->d;
+    struct buf html = BUF_INIT, text = BUF_INIT;
+    struct render_ctx rc = {.deck = d, .path = diag_path, .base_dir = base_dir,
+                            .src_base = src_base, .first_line = line};
+    render_markdown(&rc, md, len, &html, &text, c->dg);
+    buf_trim(&text);
+    n->answer.how = how;
+    n->answer.path = arena_strdup(&d->arena, rel);
+    n->answer.line = line;
+    n->answer.md = arena_strndup(&d->arena, md, len);
+    n->answer.text = arena_strndup(&d->arena, text.s, text.len);
+    n->answer.html = arena_strndup(&d->arena, html.s, html.len);
+    buf_release(&html);
+    buf_release(&text);
+}
+
+static int link_answer(struct ctx *c, struct note *n, struct choice *ch)
+{
+    struct deck *d = c->d;
+    const char *hash = strchr(n->link, '#');
+    char *rel = hash ? xstrndup(n->link, (size_t)(hash - n->link)) : xstrdup(n->link);
+    /* %20 and friends as browsers write them */
+    struct buf dec = BUF_INIT;
+    for (const char *s = rel; *s; s++) {
+        if (s[0] == '%' && s[1] && s[2] && strchr("0123456789abcdefABCDEF", s[1]) &&
+            strchr("0123456789abcdefABCDEF", s[2])) {
+            char h[3] = {s[1], s[2], 0};
+            buf_addc(&dec, (char)strtol(h, NULL, 16));
+            s += 2;
+        } else {
+            buf_addc(&dec, *s);
+        }
+    }
+    free(rel);
+    rel = buf_detach(&dec);
+    while (str_starts_with(rel, "./")) memmove(rel, rel + 2, strlen(rel + 2) + 1);
+    int rc = 0;
+    char *full = xasprintf("%s/%s", d->dir, rel);
+    const char *index_path = arena_printf(&d->arena, "%s/index.md", d->dir);
+    struct stat st;
+    if (strstr(rel, "..") || !inside_deck(d, full)) {
+        if (stat(full, &st) < 0) {
+            diag_add(c->dg, SEV_ERROR, index_path, n->line, n->col,
+                     "answer file '%s' not found; fix the link or create the file", n->link);
+        } else {
+            diag_add(c->dg, SEV_ERROR, index_path, n->line, n->col,
+                     "answer link '%s' leaves the deck folder; keep answers inside %s", n->link, d->dir);
+        }
+        rc = -1;
+        goto out;
+    }
+    size_t fi;
+    for (fi = 0; fi < c->nfiles; fi++)
+        if (!strcmp(c->files[fi].rel, rel)) break;
+    if (fi == c->nfiles) {
+        diag_add(c->dg, SEV_ERROR, index_path, n->line, n->col,
+                 "answer link '%s' names no answer file (answers are .md, .markdown, .html or .htm files in the deck folder, not hidden)",
+                 n->link);
+        rc = -1;
+        goto out;
+    }
+    struct file *f = &c->files[fi];
+    if (!f->loaded) { rc = -1; goto out; }
+    ch->how = "link";
+    ch->file = fi;
+    ch->sec = (size_t)-1;
+    if (hash && hash[1] && !f->is_html) {
+        struct buf key = BUF_INIT;
+        text_key(hash + 1, &key);
+        size_t si;
+        for (si = 0; si < c->nsecs; si++)
+            if (c->secs[si].file == fi && (!strcmp(c->secs[si].slug, hash + 1) || !strcmp(c->secs[si].key, key.s)))
+                break;
+        buf_release(&key);
+        if (si == c->nsecs) {
+            diag_add(c->dg, SEV_ERROR, index_path, n->line, n->col,
+                     "no heading '%s' in %s; fix the part after '#' in the link", hash + 1, f->path);
+            rc = -1;
+            goto out;
+        }
+        ch->sec = si;
+    }
+out:
+    free(full);
+    free(rel);
+    return rc;
+}
+
+static void apply_choice(struct ctx *c, struct note *n, const struct choice *ch)
+{
+    struct deck *d = c->d;
+    if (ch->file == (size_t)-1) {
+        set_answer(c, n, "inline", "index.md", n->inline_line, n->inline_md, strlen(n->inline_md),
+                   d->dir, NULL, arena_printf(&d->arena, "%s/index.md", d->dir));
+        return;
+    }
+    struct file *f = &c->files[ch->file];
+    f->used = 1;
+    char *dir = dirname_of(f->path);
+    if (f->is_html) {
+        struct buf html = BUF_INIT, text = BUF_INIT;
+        if (htmlfile_extract(d, f->path, f->rel, &html, &text, c->dg) == 0) {
+            buf_trim(&text);
+            n->answer.how = ch->how;
+            n->answer.path = arena_strdup(&d->arena, f->rel);
+            n->answer.line = 1;
+            n->answer.html = arena_strndup(&d->arena, html.s, html.len);
+            n->answer.text = arena_strndup(&d->arena, text.s, text.len);
+        }
+        buf_release(&html);
+        buf_release(&text);
+    } else if (ch->sec == (size_t)-1) {
+        set_answer(c, n, ch->how, f->rel, line_of(f->src.s, f->src.s + f->body_off) ,
+                   f->src.s + f->body_off, f->src.len - f->body_off, dir, f->src.s, f->path);
+    } else {
+        struct section *s = &c->secs[ch->sec];
+        s->used = 1;
+        set_answer(c, n, ch->how, f->rel, s->line, f->src.s + s->body, s->body_end - s->body,
+                   dir, f->src.s, f->path);
+    }
+    free(dir);
+}
+
+/* --- cloze -------------------------------------------------------------- */
+
+static size_t count_blanks(const char *s)
+{
+    size_t n = 0;
+    while (*s) {
+        size_t run = 0;
+        while (s[run] == '_') run++;
+        if (run >= 3) { n++; s += run; continue; }
+        if (str_starts_with(s, "＿＿")) {
+            n++;
+            while (str_starts_with(s, "＿")) s += 3;
+            continue;
+        }
+        s++;
+    }
+    return n;
+}
+
+/* Items of the list the answer starts with ("1. x" / "- x" lines). */
+static size_t leading_list(const char *md, char ***items, const char **rest)
+{
+    size_t n = 0, cap = 0;
+    *items = NULL;
+    const char *s = md;
+    while (*s == '\n' || *s == '\r' || *s == ' ') s++;
+    for (;;) {
+        const char *e = strchr(s, '\n');
+        size_t len = e ? (size_t)(e - s) : strlen(s);
+        const char *t = s;
+        if (*t >= '0' && *t <= '9') {
+            while (*t >= '0' && *t <= '9') t++;
+            if (*t != '.' && *t != ')') break;
+            t++;
+        } else if (*t == '-' || *t == '*' || *t == '+') {
+            t++;
+        } else {
+            break;
+        }
+        if (*t != ' ' && *t != '\t') break;
+        while (*t == ' ' || *t == '\t') t++;
+        size_t l = len - (size_t)(t - s);
+        while (l && (t[l - 1] == '\r' || t[l - 1] == ' ')) l--;
+        GROW(*items, n + 1, cap);
+        (*items)[n++] = xstrndup(t, l);
+        s = e ? e + 1 : s + len;
+    }
+    *rest = s;
+    return n;
+}
+
+static void make_cloze(struct ctx *c, struct note *n)
+{
+    struct deck *d = c->d;
+    if (strstr(n->question, "{{c")) {
+        n->cloze = 1;
+        n->cloze_html = n->front_html;
+        n->cloze_text = n->question;
+        return;
+    }
+    if (n->answer.html && strstr(n->answer.md ? n->answer.md : "", "{{c")) {
+        n->cloze = 1;
+        n->cloze_html = arena_printf(&d->arena, "<div class=\"question\">%s</div>%s", n->front_html, n->answer.html);
+        n->cloze_text = n->question;
+        n->answer.html = "";
+        return;
+    }
+    size_t blanks = count_blanks(n->question);
+    if (!blanks || !n->answer.md) return;
+    char **fills;
+    const char *rest;
+    size_t nf = leading_list(n->answer.md, &fills, &rest);
+    const char *index_path = arena_printf(&d->arena, "%s/index.md", d->dir);
+    if (nf != blanks) {
+        if (nf)
+            diag_add(c->dg, SEV_WARNING, index_path, n->line, n->col,
+                     "question has %zu blanks but its answer starts with a list of %zu items; "
+                     "list exactly one fill per blank to make a cloze card", blanks, nf);
+    } else {
+        struct buf html = BUF_INIT, text = BUF_INIT;
+        const char *s = n->front_html;
+        const char *q = n->question;
+        size_t k = 0;
+        /* front_html is the escaped question: blanks appear in it unchanged */
+        while (*s) {
+            size_t run = 0;
+            while (s[run] == '_') run++;
+            int wide = str_starts_with(s, "＿＿");
+            if ((run >= 3 || wide) && k < nf) {
+                buf_addf(&html, "{{c%zu::", k + 1);
+                /* "}}" inside a fill would end the deletion early */
+                for (const char *f = fills[k]; *f; f++) {
+                    if (f[0] == '}' && f[1] == '}') buf_adds(&html, "} ");
+                    else buf_add_html_escaped(&html, f, 1);
+                }
+                buf_adds(&html, "}}");
+                if (wide) while (str_starts_with(s, "＿")) s += 3;
+                else s += run;
+                k++;
+                continue;
+            }
+            buf_addc(&html, *s++);
+        }
+        k = 0;
+        while (*q) {
+            size_t run = 0;
+            while (q[run] == '_') run++;
+            int wide = str_starts_with(q, "＿＿");
+            if ((run >= 3 || wide) && k < nf) {
+                buf_adds(&text, fills[k++]);
+                if (wide) while (str_starts_with(q, "＿")) q += 3;
+                else q += run;
+                continue;
+            }
+            buf_addc(&text, *q++);
+        }
+        n->cloze = 1;
+        n->cloze_html = arena_strndup(&d->arena, html.s, html.len);
+        n->cloze_text = arena_strndup(&d->arena, text.s, text.len);
+        /* Extra: the answer after the list of fills */
+        const char *base = n->answer.md;
+        size_t off = (size_t)(rest - base);
+        struct buf xh = BUF_INIT, xt = BUF_INIT;
+        struct render_ctx rc = {.deck = d, .path = index_path, .base_dir = d->dir, .first_line = n->answer.line};
+        render_markdown(&rc, base + off, strlen(base + off), &xh, &xt, c->dg);
+        n->answer.html = arena_strndup(&d->arena, xh.s, xh.len);
+        buf_release(&xh);
+        buf_release(&xt);
+        buf_release(&html);
+        buf_release(&text);
+    }
+    for (size_t i = 0; i < nf; i++) free(fills[i]);
+    free(fills);
+}
+
+/* --- the stage ---------------------------------------------------------- */
+
+int answers_attach(struct deck *d, struct diags *dg)
+{
+    struct ctx c = {.d = d, .dg = dg};
+    strmap_init(&c.bykey);
+    size_t errors_before = dg->nerrors;
+    struct seen_dir *seen = NULL;
+    size_t nseen = 0, capseen = 0;
+    walk(&c, "", 0, &seen, &nseen, &capseen);
+    free(seen);
+
+    for (size_t i = 0; i < c.nfiles; i++) {
+        struct file *f = &c.files[i];
+        if (f->is_html) { f->loaded = 1; continue; }
+        if (read_file(f->path, &f->src) < 0) {
+            diag_add(dg, SEV_ERROR, f->path, 0, 0, "cannot read answer file: %s", strerror(errno));
+            continue;
+        }
+        load_markdown(&c, i);
+    }
+    for (size_t i = 0; i < c.nsecs; i++)
+        if (c.secs[i].body_end > c.secs[i].body && !strmap_get(&c.bykey, c.secs[i].key, NULL))
+            strmap_put(&c.bykey, c.secs[i].key, i);
+
+    const char *index_path = arena_printf(&d->arena, "%s/index.md", d->dir);
+    struct choice *cands = NULL;
+    size_t ncand = 0, capcand = 0;
+    for (size_t ni = 0; ni < d->nnotes; ni++) {
+        struct note *n = &d->notes[ni];
+        ncand = 0;
+        struct choice ch;
+        if (n->link && link_answer(&c, n, &ch) == 0) {
+            GROW(cands, ncand + 1, capcand);
+            cands[ncand++] = ch;
+        }
+        for (size_t si = 0; si < c.nsecs; si++) {
+            struct section *s = &c.secs[si];
+            if (s->body_end > s->body && !strcmp(s->key, n->key)) {
+                GROW(cands, ncand + 1, capcand);
+                cands[ncand++] = (struct choice){"heading", s->file, si};
+                s->used = 1; /* matched: not an orphan, even when not chosen */
+            }
+        }
+        for (size_t fi = 0; fi < c.nfiles; fi++)
+            for (size_t k = 0; k < c.files[fi].nsources; k++)
+                for (size_t m = 0; m < n->nsources; m++)
+                    if (!strcmp(c.files[fi].sources[k], n->sources[m])) {
+                        GROW(cands, ncand + 1, capcand);
+                        cands[ncand++] = (struct choice){"source-url", fi, (size_t)-1};
+                        c.files[fi].used = 1;
+                    }
+        if (n->inline_md) {
+            GROW(cands, ncand + 1, capcand);
+            cands[ncand++] = (struct choice){"inline", (size_t)-1, (size_t)-1};
+        }
+        if (!ncand) continue;
+        if (ncand > 1) {
+            struct buf a = BUF_INIT, b = BUF_INIT;
+            describe(&c, &cands[0], &a);
+            for (size_t k = 1; k < ncand; k++) {
+                if (k > 1) buf_adds(&b, ", ");
+                describe(&c, &cands[k], &b);
+            }
+            diag_add(dg, SEV_WARNING, index_path, n->line, n->col,
+                     "question has %zu answers; using %s, not %s (remove or rename the others)",
+                     ncand, a.s, b.s);
+            buf_release(&a);
+            buf_release(&b);
+        }
+        apply_choice(&c, n, &cands[0]);
+        make_cloze(&c, n);
+    }
+    free(cands);
+
+    /* Orphans: sections that answer nothing.  A # title above ## sections is
+     * a file title, not an answer. */
+    for (size_t si = 0; si < c.nsecs; si++) {
+        struct section *s = &c.secs[si];
+        if (s->used || !c.files[s->file].loaded) continue;
+        int has_h2 = 0;
+        for (size_t k = 0; k < c.nsecs; k++)
+            if (c.secs[k].file == s->file && c.secs[k].level == 2) has_h2 = 1;
+        if (s->level == 1 && has_h2) continue;
+        if (s->body_end <= s->body) continue;
+        diag_add(dg, SEV_WARNING, c.files[s->file].path, s->line, 1,
+                 "answer '%s' matches no question in the index; make its heading the question's text, or link it from the index",
+                 s->title);
+    }
+    for (size_t fi = 0; fi < c.nfiles; fi++) {
+        struct file *f = &c.files[fi];
+        int any = 0;
+        for (size_t si = 0; si < c.nsecs; si++) any |= c.secs[si].file == fi;
+        if (f->loaded && !f->used && !any)
+            diag_add(dg, SEV_WARNING, f->path, 0, 0,
+                     "answer file matches no question; link it from the index, give it a heading that is the question, or a 'source:' front matter naming the question's URL");
+    }
+    for (size_t ni = 0; ni < d->nnotes; ni++)
+        if (!d->notes[ni].answer.html)
+            diag_add(dg, SEV_NOTE, index_path, d->notes[ni].line, d->notes[ni].col,
+                     "question has no answer yet: '%s'", d->notes[ni].question);
+
+    /* Every field that leaves mdeck is sanitized (unless the deck opted out). */
+    for (size_t ni = 0; ni < d->nnotes; ni++) {
+        struct note *n = &d->notes[ni];
+        if (d->opt.unsafe_html) break;
+        const char **fields[] = {&n->answer.html, &n->cloze_html};
+        for (size_t k = 0; k < 2; k++) {
+            if (!*fields[k]) continue;
+            struct buf out = BUF_INIT;
+            sanitize_html(*fields[k], strlen(*fields[k]), &out);
+            *fields[k] = arena_strndup(&d->arena, out.s, out.len);
+            buf_release(&out);
+        }
+    }
+    if (d->opt.unsafe_html)
+        diag_add(dg, SEV_WARNING, index_path, d->opt.fm_line, 1,
+                 "'sanitize: false': answers go into the deck unsanitized; scripts in them will run in Anki");
+
+    for (size_t i = 0; i < c.nfiles; i++) {
+        free(c.files[i].rel);
+        free(c.files[i].path);
+        buf_release(&c.files[i].src);
+    }
+    for (size_t i = 0; i < c.nsecs; i++) {
+        free(c.secs[i].title);
+        free(c.secs[i].key);
+        free(c.secs[i].slug);
+    }
+    free(c.files);
+    free(c.secs);
+    strmap_free(&c.bykey);
+    return dg->nerrors > errors_before ? -1 : 0;
+}

@@ -1,0 +1,375 @@
+/* apkg-read.c - reads a legacy Anki package back: for the previous-package
+ * comparison of apkg_build, for `mdeck inspect` and for tests.
+ *
+ * The input is untrusted (any file a user points us at): every size is
+ * capped, the collection is streamed to a private temporary file rather
+ * than into memory, and SQLite opens it read-only in defensive mode. */
+#include "mdeck/apkg.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zip.h>
+
+/* The media map is a small JSON object; anything bigger is not one. */
+#define MAX_MEDIA_MAP ((zip_uint64_t)64 << 20)
+
+static int fail(struct diags *dg, const char *path, const char *fmt, ...)
+    MDECK_PRINTF(3, 4);
+
+static int fail(struct diags *dg, const char *path, const char *fmt, ...)
+{
+    struct buf b = BUF_INIT;
+    va_list ap;
+    va_start(ap, fmt);
+    buf_vaddf(&b, fmt, ap);
+    va_end(ap);
+    diag_add(dg, SEV_ERROR, path, 0, 0, "%s", b.s);
+    buf_release(&b);
+    return -1;
+}
+
+static char *col_str(sqlite3_stmt *st, int i)
+{
+    const unsigned char *s = sqlite3_column_text(st, i);
+    return xstrdup(s ? (const char *)s : "");
+}
+
+static int write_all(int fd, const char *p, size_t len)
+{
+    while (len) {
+        ssize_t n = write(fd, p, len);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            return -1;
+        }
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+/* Copies zip entry idx into a new temporary file; returns its path (caller
+ * unlinks and frees) or NULL with a diagnostic. */
+static char *extract_collection(zip_t *za, zip_uint64_t idx, const char *path,
+                                struct diags *dg)
+{
+    zip_stat_t zs;
+    if (zip_stat_index(za, idx, 0, &zs) < 0) {
+        fail(dg, path, "cannot read the package: %s", zip_strerror(za));
+        return NULL;
+    }
+    if ((zs.valid & ZIP_STAT_SIZE) && zs.size > APKG_MAX_COLLECTION) {
+        fail(dg, path, "the collection in this package is larger than %s; "
+             "mdeck does not read it", "2 GiB");
+        return NULL;
+    }
+    zip_file_t *zf = zip_fopen_index(za, idx, 0);
+    if (!zf) {
+        fail(dg, path, "cannot read the collection in this package: %s",
+             zip_strerror(za));
+        return NULL;
+    }
+    const char *dir = getenv("TMPDIR");
+    char *tmp = xasprintf("%s/mdeck-apkg-XXXXXX", dir && *dir ? dir : "/tmp");
+    int fd = mkstemp(tmp);
+    if (fd < 0) {
+        fail(dg, path, "cannot create a temporary file to read this package: %s",
+             strerror(errno));
+        zip_fclose(zf);
+        free(tmp);
+        return NULL;
+    }
+    char *chunk = xmalloc(1 << 16);
+    uint64_t total = 0;
+    int ok = 1;
+    for (;;) {
+        zip_int64_t n = zip_fread(zf, chunk, 1 << 16);
+        if (n < 0) {
+            fail(dg, path, "the collection in this package is damaged: %s",
+                 zip_file_strerror(zf));
+            ok = 0;
+            break;
+        }
+        if (n == 0) break;
+        total += (uint64_t)n;
+        if (total > APKG_MAX_COLLECTION) {
+            /* The declared size lied: stop at the cap either way. */
+            fail(dg, path, "the collection in this package is larger than %s; "
+                 "mdeck does not read it", "2 GiB");
+            ok = 0;
+            break;
+        }
+        if (write_all(fd, chunk, (size_t)n) < 0) {
+            fail(dg, path, "cannot write a temporary copy of the collection: %s",
+                 strerror(errno));
+            ok = 0;
+            break;
+        }
+    }
+    free(chunk);
+    zip_fclose(zf);
+    /* A database saved in WAL mode (header bytes 18 and 19 = 2) cannot be
+     * opened read-only without its -wal file; the copy is ours, so mark it
+     * as a rollback-journal database, which reads the same pages. */
+    unsigned char hdr[20];
+    if (ok && pread(fd, hdr, sizeof hdr, 0) == (ssize_t)sizeof hdr &&
+        !memcmp(hdr, "SQLite format 3", 16) && (hdr[18] == 2 || hdr[19] == 2)) {
+        static const unsigned char one[2] = {1, 1};
+        if (pwrite(fd, one, 2, 18) != 2) ok = 0;
+    }
+    if (close(fd) < 0) ok = 0;
+    if (!ok) {
+        unlink(tmp);
+        free(tmp);
+        return NULL;
+    }
+    return tmp;
+}
+
+static int read_col(sqlite3 *db, struct apkg_info *info)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db, "SELECT ver, conf, models, decks, dconf FROM col "
+                               "ORDER BY id LIMIT 1", -1, &st, NULL))
+        return -1;
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        info->ver = sqlite3_column_int(st, 0);
+        info->col_conf_json = col_str(st, 1);
+        info->models_json = col_str(st, 2);
+        info->decks_json = col_str(st, 3);
+        info->dconf_json = col_str(st, 4);
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_ROW ? 0 : -1;
+}
+
+static int read_notes(sqlite3 *db, struct apkg_info *info)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db, "SELECT id, guid, mid, mod, tags, flds, sfld, csum "
+                               "FROM notes ORDER BY id", -1, &st, NULL))
+        return -1;
+    size_t cap = 0;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        GROW(info->notes, info->nnotes + 1, cap);
+        struct apkg_note *n = &info->notes[info->nnotes++];
+        n->id = sqlite3_column_int64(st, 0);
+        n->guid = col_str(st, 1);
+        n->mid = sqlite3_column_int64(st, 2);
+        n->mod = sqlite3_column_int64(st, 3);
+        n->tags = col_str(st, 4);
+        n->flds = col_str(st, 5);
+        n->sfld = col_str(st, 6);
+        n->csum = (uint32_t)sqlite3_column_int64(st, 7);
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : -1;
+}
+
+static int read_cards(sqlite3 *db, struct apkg_info *info)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db, "SELECT id, nid, did, ord, due, queue, type "
+                               "FROM cards ORDER BY nid, ord, id", -1, &st, NULL))
+        return -1;
+    size_t cap = 0;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        GROW(info->cards, info->ncards + 1, cap);
+        struct apkg_card *c = &info->cards[info->ncards++];
+        c->id = sqlite3_column_int64(st, 0);
+        c->nid = sqlite3_column_int64(st, 1);
+        c->did = sqlite3_column_int64(st, 2);
+        c->ord = sqlite3_column_int64(st, 3);
+        c->due = sqlite3_column_int64(st, 4);
+        c->queue = sqlite3_column_int64(st, 5);
+        c->type = sqlite3_column_int64(st, 6);
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : -1;
+}
+
+static int read_db(const char *file, const char *path, struct apkg_info *info,
+                   struct diags *dg)
+{
+    sqlite3 *db = NULL;
+    if (sqlite3_open_v2(file, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+        fail(dg, path, "cannot open the collection in this package: %s",
+             db ? sqlite3_errmsg(db) : "out of memory");
+        sqlite3_close(db);
+        return -1;
+    }
+    /* Hostile schemas: no views/triggers calling functions, no writes. */
+    sqlite3_db_config(db, SQLITE_DBCONFIG_DEFENSIVE, 1, (int *)NULL);
+    sqlite3_db_config(db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, (int *)NULL);
+    int rc = 0;
+    if (read_col(db, info) < 0 || read_notes(db, info) < 0 ||
+        read_cards(db, info) < 0) {
+        fail(dg, path, "this is not a readable Anki collection (%s); build it "
+             "again or export it again from Anki", sqlite3_errmsg(db));
+        rc = -1;
+    }
+    sqlite3_close(db);
+    return rc;
+}
+
+struct media_pair {
+    const char *key, *name;
+};
+
+static int cmp_media(const void *a, const void *b)
+{
+    const char *x = ((const struct media_pair *)a)->key;
+    const char *y = ((const struct media_pair *)b)->key;
+    size_t lx = strlen(x), ly = strlen(y);
+    /* Numeric keys ("2" < "10") in number order, others after, by bytes. */
+    int nx = lx && strspn(x, "0123456789") == lx;
+    int ny = ly && strspn(y, "0123456789") == ly;
+    if (nx != ny) return ny - nx;
+    if (nx && lx != ly) return lx < ly ? -1 : 1;
+    return strcmp(x, y);
+}
+
+static int read_media(zip_t *za, const char *path, struct apkg_info *info,
+                      struct diags *dg)
+{
+    zip_int64_t idx = zip_name_locate(za, "media", 0);
+    if (idx < 0) return 0; /* the Rust importer takes a missing map as {} */
+    zip_stat_t zs;
+    if (zip_stat_index(za, (zip_uint64_t)idx, 0, &zs) < 0 ||
+        !(zs.valid & ZIP_STAT_SIZE) || zs.size > MAX_MEDIA_MAP)
+        return fail(dg, path, "the media map of this package is %s",
+                    "too large or unreadable");
+    zip_file_t *zf = zip_fopen_index(za, (zip_uint64_t)idx, 0);
+    if (!zf) return fail(dg, path, "cannot read the media map: %s", zip_strerror(za));
+    struct buf b = BUF_INIT;
+    buf_grow(&b, (size_t)zs.size + 1);
+    zip_int64_t n = zip_fread(zf, b.s, zs.size);
+    zip_fclose(zf);
+    if (n < 0 || (zip_uint64_t)n != zs.size) {
+        buf_release(&b);
+        return fail(dg, path, "the media map of this package is %s", "damaged");
+    }
+    b.len = (size_t)n;
+    b.s[b.len] = '\0';
+    json_error_t je;
+    json_t *map = json_loadb(b.s, b.len, 0, &je);
+    buf_release(&b);
+    if (!json_is_object(map)) {
+        json_decref(map);
+        return fail(dg, path, "the media map of this package is %s",
+                    "not a JSON object");
+    }
+    size_t count = json_object_size(map);
+    struct media_pair *v = xcalloc(count ? count : 1, sizeof *v);
+    size_t k = 0;
+    const char *key;
+    json_t *val;
+    json_object_foreach(map, key, val) {
+        if (!json_is_string(val)) continue;
+        v[k].key = key;
+        v[k].name = json_string_value(val);
+        k++;
+    }
+    qsort(v, k, sizeof *v, cmp_media);
+    info->media_keys = xcalloc(k ? k : 1, sizeof *info->media_keys);
+    info->media_names = xcalloc(k ? k : 1, sizeof *info->media_names);
+    info->media_sizes = xcalloc(k ? k : 1, sizeof *info->media_sizes);
+    info->media_present = xcalloc(k ? k : 1, sizeof *info->media_present);
+    for (size_t i = 0; i < k; i++) {
+        info->media_keys[i] = xstrdup(v[i].key);
+        info->media_names[i] = xstrdup(v[i].name);
+        zip_int64_t e = zip_name_locate(za, v[i].key, 0);
+        zip_stat_t ms;
+        if (e >= 0 && zip_stat_index(za, (zip_uint64_t)e, 0, &ms) == 0) {
+            info->media_present[i] = 1;
+            info->media_sizes[i] = (ms.valid & ZIP_STAT_SIZE) ? ms.size : 0;
+        }
+    }
+    info->nmedia = k;
+    free(v);
+    json_decref(map);
+    return 0;
+}
+
+int apkg_read(const char *path, struct apkg_info *info, struct diags *dg)
+{
+    memset(info, 0, sizeof *info);
+    int zerr = 0;
+    zip_t *za = zip_open(path, ZIP_RDONLY, &zerr);
+    if (!za) {
+        zip_error_t ze;
+        zip_error_init_with_code(&ze, zerr);
+        diag_add(dg, SEV_ERROR, path, 0, 0,
+                 "cannot open this package: %s", zip_error_strerror(&ze));
+        zip_error_fini(&ze);
+        return -1;
+    }
+    zip_int64_t idx = zip_name_locate(za, "collection.anki21", 0);
+    info->collection = "collection.anki21";
+    if (idx < 0) {
+        if (zip_name_locate(za, "collection.anki21b", 0) >= 0) {
+            /* Its collection.anki2, if any, is a "please update" dummy. */
+            diag_add(dg, SEV_ERROR, path, 0, 0,
+                     "this package uses Anki's newer format (collection.anki21b), "
+                     "which mdeck does not read; export it again from Anki with "
+                     "\"Support older Anki versions\" checked");
+            zip_discard(za);
+            return -1;
+        }
+        idx = zip_name_locate(za, "collection.anki2", 0);
+        info->collection = "collection.anki2";
+    }
+    if (idx < 0) {
+        diag_add(dg, SEV_ERROR, path, 0, 0,
+                 "this is not an Anki package: it holds no collection.anki2%s",
+                 zip_name_locate(za, "meta", 0) >= 0
+                     ? " (only a meta entry: a newer format mdeck does not read)"
+                     : "");
+        zip_discard(za);
+        return -1;
+    }
+    char *tmp = extract_collection(za, (zip_uint64_t)idx, path, dg);
+    int rc = -1;
+    if (tmp) {
+        rc = read_db(tmp, path, info, dg);
+        unlink(tmp);
+        free(tmp);
+    }
+    if (rc == 0) rc = read_media(za, path, info, dg);
+    zip_discard(za);
+    if (rc < 0) apkg_info_free(info);
+    return rc;
+}
+
+void apkg_info_free(struct apkg_info *info)
+{
+    free(info->decks_json);
+    free(info->models_json);
+    free(info->col_conf_json);
+    free(info->dconf_json);
+    for (size_t i = 0; i < info->nnotes; i++) {
+        free(info->notes[i].guid);
+        free(info->notes[i].tags);
+        free(info->notes[i].flds);
+        free(info->notes[i].sfld);
+    }
+    free(info->notes);
+    free(info->cards);
+    for (size_t i = 0; i < info->nmedia; i++) {
+        free(info->media_keys[i]);
+        free(info->media_names[i]);
+    }
+    free(info->media_keys);
+    free(info->media_names);
+    free(info->media_sizes);
+    free(info->media_present);
+    memset(info, 0, sizeof *info);
+}

@@ -1,0 +1,966 @@
+/* apkg.c - writes the legacy Anki package (collection.anki2, schema 11).
+ *
+ * The package is a pure function of the deck, the previous package and the
+ * clock reading "now": ids come from hashes, never from the clock; rows and
+ * zip entries are written in a fixed order with fixed zip timestamps; and
+ * note modification times only move when a note's content does.  So a
+ * rebuild of unchanged sources gives the same bytes, and publish_file()
+ * leaves the output alone.  docs/anki.md explains the importer rules behind
+ * every choice here. */
+#include "mdeck/apkg.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <zip.h>
+
+#include "mdeck/anki-model.h"
+#include "mdeck/hash.h"
+
+/* Deck ids: [10^12, 1.5·10^12).  Note and card ids: 1.3·10^12 ms + up to
+ * 2^38 ms, i.e. 2011-03 … 2019-11, so never in the future for any importer
+ * (2.1.55–2.1.60 refuse ids after now + 1 day) and far below 2^53. */
+#define DECK_ID_BASE 1000000000000LL
+#define DECK_ID_SPAN 500000000000LL
+#define ROW_ID_BASE 1300000000000LL
+#define ROW_ID_SPAN (1LL << 38)
+
+/* The zip timestamp of every entry: 2020-01-01 00:00 (MS-DOS format). */
+#define ZIP_DOS_DATE ((uint16_t)((2020 - 1980) << 9 | 1 << 5 | 1))
+#define ZIP_DOS_TIME ((uint16_t)0)
+
+/* --- small sets ---------------------------------------------------------- */
+
+/* Open-addressing set of non-zero 64-bit values (ids). */
+struct idset {
+    uint64_t *v;
+    size_t n, cap;
+};
+
+static size_t mix(uint64_t x)
+{
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdULL;
+    x ^= x >> 33;
+    return (size_t)x;
+}
+
+static int idset_has(const struct idset *s, uint64_t x)
+{
+    if (!s->cap) return 0;
+    for (size_t i = mix(x) & (s->cap - 1);; i = (i + 1) & (s->cap - 1)) {
+        if (s->v[i] == x) return 1;
+        if (!s->v[i]) return 0;
+    }
+}
+
+static void idset_put(struct idset *s, uint64_t x)
+{
+    if (2 * (s->n + 1) > s->cap) {
+        struct idset big = {xcalloc(s->cap ? s->cap * 2 : 64, sizeof *s->v), 0,
+                            s->cap ? s->cap * 2 : 64};
+        for (size_t i = 0; i < s->cap; i++)
+            if (s->v[i]) idset_put(&big, s->v[i]);
+        free(s->v);
+        *s = big;
+    }
+    size_t i = mix(x) & (s->cap - 1);
+    while (s->v[i] && s->v[i] != x) i = (i + 1) & (s->cap - 1);
+    if (!s->v[i]) s->n++;
+    s->v[i] = x;
+}
+
+/* Takes base if free, else base+1, base+2, … (collisions are resolved in
+ * the order ids are asked for, which is fixed: deck order, note order). */
+static int64_t idset_claim(struct idset *s, int64_t base)
+{
+    while (idset_has(s, (uint64_t)base)) base++;
+    idset_put(s, (uint64_t)base);
+    return base;
+}
+
+/* --- identifiers --------------------------------------------------------- */
+
+int64_t apkg_deck_id(const char *full_name)
+{
+    struct buf b = BUF_INIT;
+    buf_addf(&b, "deck\x1f%s", full_name);
+    int64_t id = DECK_ID_BASE + (int64_t)(hash64(b.s, b.len) % DECK_ID_SPAN);
+    buf_release(&b);
+    return id;
+}
+
+/* The note's guid: note_guid() (shared with the CSV writer) for attempt 0;
+ * a later attempt only happens when two notes share an identity, which
+ * identity.c already reports as an error. */
+static void guid_of(const struct deck *d, const struct note *n, int attempt,
+                    char out[12])
+{
+    if (n->id && !attempt) {
+        note_guid(d, n, out);
+        return;
+    }
+    struct buf b = BUF_INIT;
+    /* A deck that never went through identity.c (no id) falls back to the
+     * question's matching key. */
+    const char *nid = n->id ? n->id : n->key ? n->key : n->question ? n->question : "";
+    buf_addf(&b, "%s\x1f%s", d->opt.id ? d->opt.id : d->slug, nid);
+    if (attempt) buf_addf(&b, "\x1f%d", attempt);
+    base91(hash64(b.s, b.len), out);
+    buf_release(&b);
+}
+
+static int64_t row_id(const char *kind, const char *guid, int ord)
+{
+    struct buf b = BUF_INIT;
+    buf_addf(&b, "%s\x1f%s\x1f%d", kind, guid, ord);
+    int64_t id = ROW_ID_BASE + (int64_t)(hash64(b.s, b.len) % (uint64_t)ROW_ID_SPAN);
+    buf_release(&b);
+    return id;
+}
+
+/* --- the package model --------------------------------------------------- */
+
+struct pdeck {
+    const char *name;
+    int64_t id;
+};
+
+struct pnote {
+    const char *guid;
+    const struct anki_model *model;
+    char *flds;        /* joined by 0x1F */
+    const char *first; /* first field (for sfld/csum) */
+    char *tags;        /* "" or " a b " */
+    int64_t id, mod;
+    size_t deck;       /* index into pkg.decks */
+    int *ords;         /* card ordinals, ascending (arena) */
+    size_t nords;
+};
+
+struct pkg {
+    struct arena a;
+    const struct deck *d;
+    const char *index_path; /* for diagnostics */
+    int64_t now;
+    struct pdeck *decks;
+    size_t ndecks, capdecks;
+    size_t top;        /* index of the top deck */
+    struct pnote *notes;
+    size_t nnotes, capnotes;
+    struct strmap guids; /* guid -> index into notes */
+    struct apkg_info prev;
+    int have_prev;
+    struct strmap prev_guids; /* guid -> index into prev.notes */
+    struct buf *bufs;         /* zip sources: must outlive zip_close */
+    size_t nbufs;
+};
+
+static size_t find_deck_n(const struct pkg *p, const char *name, size_t len)
+{
+    for (size_t i = 0; i < p->ndecks; i++)
+        if (!strncmp(p->decks[i].name, name, len) && !p->decks[i].name[len]) return i;
+    return (size_t)-1;
+}
+
+static size_t find_deck(const struct pkg *p, const char *name)
+{
+    return find_deck_n(p, name, strlen(name));
+}
+
+static size_t add_one_deck(struct pkg *p, const char *name, size_t len)
+{
+    size_t i = find_deck_n(p, name, len);
+    if (i != (size_t)-1) return i;
+    GROW(p->decks, p->ndecks + 1, p->capdecks);
+    p->decks[p->ndecks].name = arena_strndup(&p->a, name, len);
+    p->decks[p->ndecks].id = 0;
+    return p->ndecks++;
+}
+
+/* Adds name and every ancestor: importers need all of them (L creates a
+ * missing parent through code that needs conf.curDeck; AnkiDroid crashed). */
+static size_t add_deck(struct pkg *p, const char *name)
+{
+    for (const char *c = strstr(name, "::"); c; c = strstr(c + 2, "::"))
+        add_one_deck(p, name, (size_t)(c - name));
+    return add_one_deck(p, name, strlen(name));
+}
+
+/* Field text: no 0x1F (the separator) and no other ASCII control character
+ * except \n and \t (the Rust importer strips them; equal input must give
+ * equal flds in the previous-package comparison). */
+static void add_field(struct buf *flds, const char *s)
+{
+    for (; s && *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if ((c < 0x20 && c != '\n' && c != '\t') || c == 0x7f) continue;
+        buf_addc(flds, (char)c);
+    }
+}
+
+/* Tags as Anki stores them: " a b ", sorted, unique, no spaces or quotes. */
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static char *tags_string(struct pkg *p, const char **v, size_t n)
+{
+    char **t = xcalloc(n ? n : 1, sizeof *t);
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        struct buf b = BUF_INIT;
+        for (const char *s = v[i]; *s; s++) {
+            char c = *s;
+            if (c == '"') continue;
+            if (c == ' ' || c == '\t' || c == '\n' || c == '\r') c = '_';
+            buf_addc(&b, c);
+        }
+        if (b.len) t[k++] = buf_detach(&b);
+        else buf_release(&b);
+    }
+    qsort(t, k, sizeof *t, cmp_str);
+    struct buf out = BUF_INIT;
+    for (size_t i = 0; i < k; i++) {
+        if (i && !strcmp(t[i], t[i - 1])) continue;
+        buf_addf(&out, " %s", t[i]);
+    }
+    if (out.len) buf_addc(&out, ' ');
+    char *s = arena_strndup(&p->a, out.s, out.len);
+    for (size_t i = 0; i < k; i++) free(t[i]);
+    free(t);
+    buf_release(&out);
+    return s;
+}
+
+/* Splits a tags string (" a b ") into words allocated in p->a. */
+static size_t split_tags(struct pkg *p, const char *s, const char ***out)
+{
+    size_t n = 0, cap = 0;
+    const char **v = NULL;
+    while (*s) {
+        while (*s == ' ' || *s == '\t') s++;
+        size_t len = strcspn(s, " \t");
+        if (!len) break;
+        GROW(v, n + 1, cap);
+        v[n++] = arena_strndup(&p->a, s, len);
+        s += len;
+    }
+    *out = v;
+    return n;
+}
+
+static struct pnote *new_pnote(struct pkg *p)
+{
+    GROW(p->notes, p->nnotes + 1, p->capnotes);
+    struct pnote *pn = &p->notes[p->nnotes++];
+    memset(pn, 0, sizeof *pn);
+    return pn;
+}
+
+/* Splits joined fields into v (at most max); returns the count. */
+static size_t split_fields(struct pkg *p, const char *flds, const char **v,
+                           size_t max)
+{
+    size_t n = 0;
+    for (const char *s = flds;;) {
+        const char *e = strchr(s, '\x1f');
+        size_t len = e ? (size_t)(e - s) : strlen(s);
+        if (n < max) v[n] = arena_strndup(&p->a, s, len);
+        n++;
+        if (!e) break;
+        s = e + 1;
+    }
+    return n;
+}
+
+static void set_ords(struct pkg *p, struct pnote *pn)
+{
+    const char *f[8];
+    int ords[ANKI_MAX_CLOZE];
+    split_fields(p, pn->flds, f, ARRAY_LEN(f));
+    pn->nords = anki_card_ords(pn->model, f, ords);
+    pn->ords = arena_alloc(&p->a, (pn->nords ? pn->nords : 1) * sizeof *ords);
+    memcpy(pn->ords, ords, pn->nords * sizeof *ords);
+}
+
+/* --- the previous package ------------------------------------------------ */
+
+static void load_prev(struct pkg *p, const char *prev_path, struct diags *dg)
+{
+    struct stat st;
+    if (!prev_path || stat(prev_path, &st) < 0) return;
+    struct diags tmp;
+    diags_init(&tmp);
+    if (apkg_read(prev_path, &p->prev, &tmp) < 0) {
+        const char *why = tmp.n ? tmp.v[0].msg : "unreadable";
+        diag_add(dg, SEV_WARNING, prev_path, 0, 0,
+                 "cannot read the previous package (%s); every note counts as "
+                 "new and removed questions are not kept this time. Delete the "
+                 "file if it is not an mdeck package", why);
+        diags_free(&tmp);
+        return;
+    }
+    diags_free(&tmp);
+    p->have_prev = 1;
+    for (size_t i = 0; i < p->prev.nnotes; i++) {
+        strmap_put(&p->prev_guids, p->prev.notes[i].guid, i);
+    }
+}
+
+/* The deck name the previous package filed note nid under (its first card's
+ * deck), or NULL.  apkg_read returns the cards sorted by nid. */
+static const char *prev_deck_name(struct pkg *p, json_t *decks, int64_t nid)
+{
+    size_t lo = 0, hi = p->prev.ncards;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (p->prev.cards[mid].nid < nid) lo = mid + 1;
+        else hi = mid;
+    }
+    if (lo == p->prev.ncards || p->prev.cards[lo].nid != nid) return NULL;
+    char key[32];
+    snprintf(key, sizeof key, "%lld", (long long)p->prev.cards[lo].did);
+    json_t *name = json_object_get(json_object_get(decks, key), "name");
+    return json_is_string(name) ? json_string_value(name) : NULL;
+}
+
+/* --- collecting notes ---------------------------------------------------- */
+
+static int64_t new_mod(const struct pkg *p, int64_t prev_mod)
+{
+    /* Strictly newer than the copy users may have (importers update a note
+     * only when the package's mod is newer), and normally "now". */
+    if (p->now > prev_mod) return p->now;
+    return prev_mod < INT64_MAX ? prev_mod + 1 : prev_mod; /* corrupt input */
+}
+
+/* Adds the deck's own notes and sets their mod against the previous
+ * package.  p->guids receives every guid the deck has, also those of notes
+ * left out (unanswered, empty): they are not "removed from the index". */
+static int collect_notes(struct pkg *p, int answered_only,
+                         struct apkg_stats *st, struct diags *dg)
+{
+    const struct deck *d = p->d;
+    struct strmap seen = {0};
+    char **guids = xcalloc(d->nnotes ? d->nnotes : 1, sizeof *guids);
+    int rc = 0;
+    for (size_t i = 0; i < d->nnotes; i++) {
+        const struct note *n = &d->notes[i];
+        char g[12];
+        int attempt = 0;
+        guid_of(d, n, attempt, g);
+        while (strmap_get(&seen, g, NULL)) {
+            if (!attempt)
+                diag_add(dg, SEV_WARNING, p->index_path, n->line, n->col,
+                         "this question has the same identity (%s) as an earlier "
+                         "one; give it its own id so that its Anki note stays "
+                         "the same across builds", n->id ? n->id : "none");
+            guid_of(d, n, ++attempt, g);
+        }
+        guids[i] = arena_strdup(&p->a, g);
+        strmap_put(&seen, guids[i], i);
+    }
+    for (size_t i = 0; i < d->nnotes; i++) {
+        const struct note *n = &d->notes[i];
+        const char *answer = n->answer.html ? n->answer.html : "";
+        if (answered_only && !n->answer.html) continue;
+        const char *front = n->cloze ? n->cloze_html : n->front_html;
+        struct buf flds = BUF_INIT, src = BUF_INIT;
+        add_field(&flds, front);
+        if (!flds.len) {
+            diag_add(dg, SEV_WARNING, p->index_path, n->line, n->col,
+                     "this question is empty after rendering and is left out "
+                     "of the package; write some text for it");
+            buf_release(&flds);
+            continue;
+        }
+        size_t first_len = flds.len;
+        buf_addc(&flds, '\x1f');
+        add_field(&flds, answer);
+        buf_addc(&flds, '\x1f');
+        note_source_html(n, &src);
+        add_field(&flds, src.s);
+        buf_release(&src);
+
+        struct pnote *pn = new_pnote(p);
+        pn->guid = guids[i];
+        pn->model = anki_model_find(n->cloze ? MDECK_MODEL_CLOZE
+                                    : d->opt.reversed ? MDECK_MODEL_REVERSED
+                                                      : MDECK_MODEL_BASIC);
+        pn->flds = arena_strndup(&p->a, flds.s, flds.len);
+        pn->first = arena_strndup(&p->a, flds.s, first_len);
+        buf_release(&flds);
+        size_t ntags = n->ntags + d->opt.ntags;
+        const char **tags = xcalloc(ntags ? ntags : 1, sizeof *tags);
+        if (n->ntags) memcpy(tags, n->tags, n->ntags * sizeof *tags);
+        if (d->opt.ntags) memcpy(tags + n->ntags, d->opt.tags, d->opt.ntags * sizeof *tags);
+        pn->tags = tags_string(p, tags, ntags);
+        free(tags);
+        pn->deck = add_deck(p, n->deck && *n->deck ? n->deck : p->decks[p->top].name);
+        set_ords(p, pn);
+        if (!pn->nords) {
+            /* Cannot happen (the first field is non-empty and every model's
+             * first card needs only it); a note without cards would be an
+             * orphan nobody can study, so refuse rather than ship it. */
+            diag_add(dg, SEV_ERROR, p->index_path, n->line, n->col,
+                     "internal error: this question produced no card");
+            rc = -1;
+        }
+
+        size_t pi;
+        if (!strmap_get(&p->prev_guids, pn->guid, &pi)) {
+            pn->mod = p->now;
+            st->added++;
+        } else {
+            const struct apkg_note *o = &p->prev.notes[pi];
+            if (o->mid == pn->model->id && !strcmp(o->flds, pn->flds) &&
+                !strcmp(o->tags, pn->tags)) {
+                pn->mod = o->mod;
+            } else {
+                pn->mod = new_mod(p, o->mod);
+                st->changed++;
+            }
+        }
+        strmap_put(&p->guids, pn->guid, p->nnotes - 1);
+        st->notes++;
+    }
+    /* Guids of left-out (unanswered) notes still count as "in the deck". */
+    for (size_t i = 0; i < d->nnotes; i++)
+        if (!strmap_get(&p->guids, guids[i], NULL))
+            strmap_put(&p->guids, guids[i], (size_t)-1);
+    free(guids);
+    strmap_free(&seen);
+    return rc;
+}
+
+static int has_tag(const char *tags, const char *tag)
+{
+    size_t n = strlen(tag);
+    for (const char *s = strstr(tags, tag); s; s = strstr(s + 1, tag))
+        if ((s == tags || s[-1] == ' ') && (s[n] == ' ' || !s[n])) return 1;
+    return 0;
+}
+
+/* Notes of the previous package whose question is gone from the index: kept
+ * with their previous fields and tagged mdeck::removed, so that users can
+ * find them in the browser and delete them on every device, until the tag
+ * is MDECK_REMOVED_KEEP_DAYS old. */
+static void keep_removed(struct pkg *p, struct apkg_stats *st, struct diags *dg,
+                         const char *prev_path)
+{
+    if (!p->have_prev) return;
+    json_t *decks = json_loads(p->prev.decks_json ? p->prev.decks_json : "{}", 0, NULL);
+    size_t foreign = 0;
+    for (size_t i = 0; i < p->prev.nnotes; i++) {
+        const struct apkg_note *o = &p->prev.notes[i];
+        if (strmap_get(&p->guids, o->guid, NULL)) continue;
+        const struct anki_model *m = anki_model_find(o->mid);
+        const char *f[8];
+        if (!m || split_fields(p, o->flds, f, ARRAY_LEN(f)) != m->nfields) {
+            foreign++;
+            continue;
+        }
+        struct pnote *pn = new_pnote(p);
+        pn->guid = arena_strdup(&p->a, o->guid);
+        pn->model = m;
+        /* Kept as they were; cleaned only in case the file was tampered
+         * with (our own packages hold no control characters). */
+        struct buf flds = BUF_INIT;
+        for (size_t k = 0; k < m->nfields; k++) {
+            if (k) buf_addc(&flds, '\x1f');
+            add_field(&flds, f[k]);
+        }
+        pn->flds = arena_strndup(&p->a, flds.s, flds.len);
+        buf_reset(&flds);
+        add_field(&flds, f[0]);
+        pn->first = arena_strndup(&p->a, flds.s, flds.len);
+        buf_release(&flds);
+        if (has_tag(o->tags, MDECK_REMOVED_TAG)) {
+            if (o->mod < p->now - (int64_t)MDECK_REMOVED_KEEP_DAYS * 86400) {
+                p->nnotes--;
+                st->dropped++;
+                continue;
+            }
+            pn->tags = arena_strdup(&p->a, o->tags);
+            pn->mod = o->mod;
+            st->kept_removed++;
+        } else {
+            const char **v;
+            size_t n = split_tags(p, o->tags, &v);
+            v = xrealloc(v, (n + 1) * sizeof *v);
+            v[n++] = MDECK_REMOVED_TAG;
+            pn->tags = tags_string(p, v, n);
+            free(v);
+            pn->mod = new_mod(p, o->mod);
+            st->removed++;
+        }
+        const char *dn = prev_deck_name(p, decks, o->id);
+        size_t di = dn ? find_deck(p, dn) : (size_t)-1;
+        pn->deck = di != (size_t)-1 ? di : p->top;
+        set_ords(p, pn);
+        strmap_put(&p->guids, pn->guid, p->nnotes - 1);
+    }
+    if (foreign)
+        diag_add(dg, SEV_WARNING, prev_path, 0, 0,
+                 "%zu note%s of the previous package %s not of an mdeck note "
+                 "type and %s not carried over; was this file made by another "
+                 "program?", foreign, foreign == 1 ? "" : "s",
+                 foreign == 1 ? "is" : "are", foreign == 1 ? "is" : "are");
+    json_decref(decks);
+}
+
+static void assign_ids(struct pkg *p)
+{
+    struct idset deck_ids = {0}, note_ids = {0};
+    idset_put(&deck_ids, 1);
+    for (size_t i = 0; i < p->ndecks; i++)
+        p->decks[i].id = idset_claim(&deck_ids, apkg_deck_id(p->decks[i].name));
+    for (size_t i = 0; i < p->nnotes; i++)
+        p->notes[i].id = idset_claim(&note_ids, row_id("note", p->notes[i].guid, 0));
+    free(deck_ids.v);
+    free(note_ids.v);
+}
+
+/* --- JSON for the col row ------------------------------------------------ */
+
+static char *dump(json_t *j)
+{
+    char *s = json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(6));
+    json_decref(j);
+    if (!s) abort(); /* only on out of memory */
+    return s;
+}
+
+static char *conf_json(int64_t first_model)
+{
+    char mid[32];
+    snprintf(mid, sizeof mid, "%lld", (long long)first_model);
+    return dump(json_pack(
+        "{s:[i], s:i, s:i, s:i, s:i, s:b, s:b, s:s, s:i, s:s, s:b, s:b, s:b, s:b}",
+        "activeDecks", 1, "curDeck", 1, "newSpread", 0, "collapseTime", 1200,
+        "timeLim", 0, "estTimes", 1, "dueCounts", 1, "curModel", mid, "nextPos",
+        1, "sortType", "noteFld", "sortBackwards", 0, "addToCur", 1,
+        "dayLearnFirst", 0, "newBury", 1));
+}
+
+static char *dconf_json(void)
+{
+    json_t *new_ = json_pack("{s:b, s:[i,i], s:i, s:[i,i,i], s:i, s:i, s:b}",
+                             "bury", 0, "delays", 1, 10, "initialFactor", 2500,
+                             "ints", 1, 4, 7, "order", 1, "perDay", 20,
+                             "separate", 1);
+    json_t *rev = json_pack("{s:b, s:f, s:f, s:i, s:i, s:i, s:i, s:f}", "bury", 0,
+                            "ease4", 1.3, "fuzz", 0.05, "ivlFct", 1, "maxIvl",
+                            36500, "minSpace", 1, "perDay", 200, "hardFactor", 1.2);
+    json_t *lapse = json_pack("{s:[i], s:i, s:i, s:i, s:i}", "delays", 10,
+                              "leechAction", 0, "leechFails", 8, "minInt", 1,
+                              "mult", 0);
+    json_t *one = json_pack("{s:i, s:s, s:i, s:i, s:i, s:b, s:i, s:b, s:b, s:o, "
+                            "s:o, s:o}",
+                            "id", 1, "name", "Default", "mod", 0, "usn", 0,
+                            "maxTaken", 60, "autoplay", 1, "timer", 0, "replayq",
+                            1, "dyn", 0, "new", new_, "rev", rev, "lapse", lapse);
+    return dump(json_pack("{s:o}", "1", one));
+}
+
+static json_t *deck_json(int64_t id, const char *name, const char *desc,
+                         int64_t mod)
+{
+    return json_pack("{s:I, s:s, s:s, s:I, s:i, s:b, s:b, s:i, s:i, s:i, s:i, "
+                     "s:[i,i], s:[i,i], s:[i,i], s:[i,i]}",
+                     "id", (json_int_t)id, "name", name, "desc", desc, "mod",
+                     (json_int_t)mod, "usn", -1, "collapsed", 0,
+                     "browserCollapsed", 0, "dyn", 0, "conf", 1, "extendNew", 0,
+                     "extendRev", 0, "newToday", 0, 0, "revToday", 0, 0,
+                     "lrnToday", 0, 0, "timeToday", 0, 0);
+}
+
+static char *decks_json(const struct pkg *p, int64_t mod)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "1", deck_json(1, "Default", "", 0));
+    for (size_t i = 0; i < p->ndecks; i++) {
+        char key[32];
+        snprintf(key, sizeof key, "%lld", (long long)p->decks[i].id);
+        const char *desc = i == p->top && p->d->desc_html ? p->d->desc_html : "";
+        json_object_set_new(o, key, deck_json(p->decks[i].id, p->decks[i].name,
+                                              desc, mod));
+    }
+    return dump(o);
+}
+
+/* The note types the package's notes use (Basic when there is none), in id
+ * order; *first receives the first one's id. */
+static char *models_json(const struct pkg *p, int64_t *first)
+{
+    json_t *o = json_object();
+    *first = 0;
+    for (size_t i = 0; i < anki_nmodels; i++) {
+        const struct anki_model *m = anki_models[i];
+        int used = 0;
+        for (size_t k = 0; k < p->nnotes && !used; k++) used = p->notes[k].model == m;
+        if (!used && (p->nnotes || m->id != MDECK_MODEL_BASIC)) continue;
+        char key[32];
+        snprintf(key, sizeof key, "%lld", (long long)m->id);
+        json_object_set_new(o, key, anki_model_json(m, p->decks[p->top].id));
+        if (!*first) *first = m->id;
+    }
+    return dump(o);
+}
+
+/* --- SQLite -------------------------------------------------------------- */
+
+/* Anki's schema 11, as Anki 2.1 creates it. */
+static const char schema_sql[] =
+    "CREATE TABLE col (id integer primary key not null, crt integer not null,"
+    " mod integer not null, scm integer not null, ver integer not null,"
+    " dty integer not null, usn integer not null, ls integer not null,"
+    " conf text not null, models text not null, decks text not null,"
+    " dconf text not null, tags text not null);"
+    "CREATE TABLE notes (id integer primary key not null, guid text not null,"
+    " mid integer not null, mod integer not null, usn integer not null,"
+    " tags text not null, flds text not null, sfld integer not null,"
+    " csum integer not null, flags integer not null, data text not null);"
+    "CREATE TABLE cards (id integer primary key not null, nid integer not null,"
+    " did integer not null, ord integer not null, mod integer not null,"
+    " usn integer not null, type integer not null, queue integer not null,"
+    " due integer not null, ivl integer not null, factor integer not null,"
+    " reps integer not null, lapses integer not null, left integer not null,"
+    " odue integer not null, odid integer not null, flags integer not null,"
+    " data text not null);"
+    "CREATE TABLE revlog (id integer primary key not null, cid integer not null,"
+    " usn integer not null, ease integer not null, ivl integer not null,"
+    " lastIvl integer not null, factor integer not null, time integer not null,"
+    " type integer not null);"
+    "CREATE TABLE graves (usn integer not null, oid integer not null,"
+    " type integer not null);";
+
+/* Created after the rows: one sort per index instead of a b-tree update per
+ * row. */
+static const char index_sql[] =
+    "CREATE INDEX ix_notes_usn on notes (usn);"
+    "CREATE INDEX ix_cards_usn on cards (usn);"
+    "CREATE INDEX ix_revlog_usn on revlog (usn);"
+    "CREATE INDEX ix_cards_nid on cards (nid);"
+    "CREATE INDEX ix_cards_sched on cards (did, queue, due);"
+    "CREATE INDEX ix_revlog_cid on revlog (cid);"
+    "CREATE INDEX ix_notes_csum on notes (csum);";
+
+static int sql_fail(sqlite3 *db, const struct pkg *p, struct diags *dg)
+{
+    diag_add(dg, SEV_ERROR, p->d->dir, 0, 0,
+             "cannot build the Anki collection: %s", sqlite3_errmsg(db));
+    return -1;
+}
+
+static int insert_rows(sqlite3 *db, const struct pkg *p, int64_t maxmod,
+                       struct diags *dg)
+{
+    int64_t first_model;
+    char *models = models_json(p, &first_model);
+    char *conf = conf_json(first_model);
+    char *dconf = dconf_json();
+    char *decks = decks_json(p, maxmod);
+    sqlite3_stmt *col = NULL, *note = NULL, *card = NULL;
+    int rc = -1;
+    if (sqlite3_prepare_v2(db,
+                           "INSERT INTO col VALUES (1,?,?,?,11,0,0,0,?,?,?,?,'{}')",
+                           -1, &col, NULL) ||
+        sqlite3_prepare_v2(db,
+                           "INSERT INTO notes VALUES (?,?,?,?,-1,?,?,?,?,0,'')",
+                           -1, &note, NULL) ||
+        sqlite3_prepare_v2(db,
+                           "INSERT INTO cards VALUES "
+                           "(?,?,?,?,?,-1,0,0,?,0,0,0,0,0,0,0,0,'')",
+                           -1, &card, NULL))
+        goto out;
+    /* crt: the day the newest note changed; scm/mod follow the notes too, so
+     * nothing here depends on when the build ran. */
+    int64_t crt = maxmod - maxmod % 86400;
+    sqlite3_bind_int64(col, 1, crt);
+    sqlite3_bind_int64(col, 2, maxmod * 1000);
+    sqlite3_bind_int64(col, 3, crt * 1000);
+    sqlite3_bind_text(col, 4, conf, -1, SQLITE_STATIC);
+    sqlite3_bind_text(col, 5, models, -1, SQLITE_STATIC);
+    sqlite3_bind_text(col, 6, decks, -1, SQLITE_STATIC);
+    sqlite3_bind_text(col, 7, dconf, -1, SQLITE_STATIC);
+    if (sqlite3_step(col) != SQLITE_DONE) goto out;
+
+    struct idset card_ids = {0};
+    struct buf sfld = BUF_INIT;
+    for (size_t i = 0; i < p->nnotes; i++) {
+        const struct pnote *pn = &p->notes[i];
+        buf_reset(&sfld);
+        anki_strip_html(pn->first, &sfld);
+        sqlite3_reset(note);
+        sqlite3_bind_int64(note, 1, pn->id);
+        sqlite3_bind_text(note, 2, pn->guid, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(note, 3, pn->model->id);
+        sqlite3_bind_int64(note, 4, pn->mod);
+        sqlite3_bind_text(note, 5, pn->tags, -1, SQLITE_STATIC);
+        sqlite3_bind_text(note, 6, pn->flds, -1, SQLITE_STATIC);
+        /* Bound as text: the column's integer affinity turns numeric sort
+         * fields into numbers, which is what Anki does too. */
+        sqlite3_bind_text(note, 7, sfld.s, (int)sfld.len, SQLITE_STATIC);
+        sqlite3_bind_int64(note, 8, anki_csum(pn->first));
+        if (sqlite3_step(note) != SQLITE_DONE) {
+            free(card_ids.v);
+            buf_release(&sfld);
+            goto out;
+        }
+        for (size_t k = 0; k < pn->nords; k++) {
+            int64_t cid = idset_claim(&card_ids, row_id("card", pn->guid, pn->ords[k]));
+            sqlite3_reset(card);
+            sqlite3_bind_int64(card, 1, cid);
+            sqlite3_bind_int64(card, 2, pn->id);
+            sqlite3_bind_int64(card, 3, p->decks[pn->deck].id);
+            sqlite3_bind_int(card, 4, pn->ords[k]);
+            sqlite3_bind_int64(card, 5, pn->mod);
+            sqlite3_bind_int64(card, 6, (int64_t)i + 1); /* new-card position */
+            if (sqlite3_step(card) != SQLITE_DONE) {
+                free(card_ids.v);
+                buf_release(&sfld);
+                goto out;
+            }
+        }
+    }
+    free(card_ids.v);
+    buf_release(&sfld);
+    rc = 0;
+out:
+    if (rc) sql_fail(db, p, dg);
+    sqlite3_finalize(col);
+    sqlite3_finalize(note);
+    sqlite3_finalize(card);
+    free(models);
+    free(conf);
+    free(dconf);
+    free(decks);
+    return rc;
+}
+
+/* Builds the collection in memory and serialises it into out. */
+static int write_collection(const struct pkg *p, struct buf *out,
+                            struct diags *dg)
+{
+    int64_t maxmod = 0;
+    for (size_t i = 0; i < p->nnotes; i++)
+        if (p->notes[i].mod > maxmod) maxmod = p->notes[i].mod;
+    if (!maxmod)
+        for (size_t i = 0; i < anki_nmodels; i++)
+            if (anki_models[i]->mod > maxmod) maxmod = anki_models[i]->mod;
+
+    sqlite3 *db = NULL;
+    if (sqlite3_open_v2(":memory:", &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
+                        NULL) != SQLITE_OK) {
+        int rc = sql_fail(db, p, dg);
+        sqlite3_close(db);
+        return rc;
+    }
+    int rc = -1;
+    /* Rollback-journal format (header bytes 18/19 = 1): importers copy the
+     * file as it is; WAL would leave them an empty collection. */
+    if (sqlite3_exec(db,
+                     "PRAGMA page_size=4096; PRAGMA journal_mode=OFF;"
+                     "PRAGMA synchronous=OFF; PRAGMA encoding='UTF-8';",
+                     NULL, NULL, NULL) ||
+        sqlite3_exec(db, schema_sql, NULL, NULL, NULL) ||
+        sqlite3_exec(db, "BEGIN", NULL, NULL, NULL)) {
+        sql_fail(db, p, dg);
+        goto out;
+    }
+    if (insert_rows(db, p, maxmod, dg) < 0) goto out;
+    if (sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) ||
+        sqlite3_exec(db, index_sql, NULL, NULL, NULL)) {
+        sql_fail(db, p, dg);
+        goto out;
+    }
+    sqlite3_int64 size = 0;
+    unsigned char *bytes = sqlite3_serialize(db, "main", &size, 0);
+    if (!bytes) {
+        diag_add(dg, SEV_ERROR, p->d->dir, 0, 0,
+                 "cannot serialise the Anki collection (out of memory?)");
+        goto out;
+    }
+    buf_add(out, bytes, (size_t)size);
+    sqlite3_free(bytes);
+    rc = 0;
+out:
+    sqlite3_close(db);
+    return rc;
+}
+
+/* --- zip ------------------------------------------------------------------ */
+
+static int add_entry(zip_t *za, const char *name, const struct buf *data,
+                   int deflate)
+{
+    zip_source_t *s = zip_source_buffer(za, data->s, data->len, 0);
+    if (!s) return -1;
+    zip_int64_t i = zip_file_add(za, name, s, 0);
+    if (i < 0) {
+        zip_source_free(s);
+        return -1;
+    }
+    zip_uint64_t idx = (zip_uint64_t)i;
+    /* Fixed time and attributes: the bytes depend on the content only. */
+    if (zip_set_file_compression(za, idx, deflate ? ZIP_CM_DEFLATE : ZIP_CM_STORE,
+                                 deflate ? 1 : 0) < 0 ||
+        zip_file_set_dostime(za, idx, ZIP_DOS_TIME, ZIP_DOS_DATE, 0) < 0 ||
+        zip_file_set_external_attributes(za, idx, 0, ZIP_OPSYS_UNIX,
+                                         (zip_uint32_t)0100644 << 16) < 0)
+        return -1;
+    return 0;
+}
+
+static int media_name_safe(const char *s)
+{
+    return *s && !strchr(s, '/') && !strchr(s, '\\') && strcmp(s, ".") &&
+           strcmp(s, "..") && strlen(s) <= 120;
+}
+
+/* Reads every media file into p->bufs[1..] and the map into p->bufs[0]. */
+static int load_media(struct pkg *p, struct diags *dg)
+{
+    const struct deck *d = p->d;
+    p->bufs = xcalloc(d->nmedia + 2, sizeof *p->bufs);
+    p->nbufs = d->nmedia + 2;
+    for (size_t i = 0; i < p->nbufs; i++) buf_init(&p->bufs[i]);
+    json_t *map = json_object();
+    int rc = 0;
+    for (size_t i = 0; i < d->nmedia; i++) {
+        const struct media *m = &d->media[i];
+        struct buf *b = &p->bufs[i + 2];
+        if (!media_name_safe(m->name)) {
+            diag_add(dg, SEV_ERROR, m->path, 0, 0,
+                     "internal error: unsafe media name '%s'", m->name);
+            rc = -1;
+        } else if (read_file(m->path, b) < 0) {
+            diag_add(dg, SEV_ERROR, m->path, 0, 0,
+                     "cannot read this image: %s; restore it or remove its "
+                     "reference", strerror(errno));
+            rc = -1;
+        } else if (!b->len) {
+            diag_add(dg, SEV_ERROR, m->path, 0, 0,
+                     "this image became empty during the build; Anki rejects "
+                     "empty media files: restore it or remove its reference");
+            rc = -1;
+        }
+        char key[32];
+        snprintf(key, sizeof key, "%zu", i);
+        json_object_set_new(map, key, json_string(m->name));
+    }
+    char *s = dump(map);
+    buf_adds(&p->bufs[1], s);
+    free(s);
+    return rc;
+}
+
+static int write_zip(struct pkg *p, struct buf *out, struct diags *dg)
+{
+    zip_error_t ze;
+    zip_error_init(&ze);
+    zip_source_t *src = zip_source_buffer_create(NULL, 0, 0, &ze);
+    zip_t *za = src ? zip_open_from_source(src, ZIP_TRUNCATE, &ze) : NULL;
+    if (!za) {
+        diag_add(dg, SEV_ERROR, p->d->dir, 0, 0, "cannot create the package: %s",
+                 zip_error_strerror(&ze));
+        if (src) zip_source_free(src);
+        zip_error_fini(&ze);
+        return -1;
+    }
+    zip_source_keep(src); /* survives zip_close, which writes into it */
+    int rc = -1;
+    if (add_entry(za, "collection.anki2", &p->bufs[0], 1) < 0 ||
+        add_entry(za, "media", &p->bufs[1], 1) < 0)
+        goto fail;
+    for (size_t i = 0; i < p->d->nmedia; i++) {
+        char key[32];
+        snprintf(key, sizeof key, "%zu", i);
+        if (add_entry(za, key, &p->bufs[i + 2], 0) < 0) goto fail;
+    }
+    if (zip_close(za) < 0) goto fail;
+    za = NULL;
+    zip_stat_t zs;
+    if (zip_source_open(src) < 0) goto fail_src;
+    if (zip_source_stat(src, &zs) < 0 || !(zs.valid & ZIP_STAT_SIZE)) {
+        zip_source_close(src);
+        goto fail_src;
+    }
+    buf_grow(out, (size_t)zs.size);
+    zip_int64_t n = zip_source_read(src, out->s + out->len, zs.size);
+    zip_source_close(src);
+    if (n < 0 || (zip_uint64_t)n != zs.size) goto fail_src;
+    out->len += (size_t)n;
+    out->s[out->len] = '\0';
+    rc = 0;
+    goto done;
+fail:
+    diag_add(dg, SEV_ERROR, p->d->dir, 0, 0, "cannot create the package: %s",
+             zip_strerror(za));
+    zip_discard(za);
+    goto done;
+fail_src:
+    diag_add(dg, SEV_ERROR, p->d->dir, 0, 0, "cannot create the package: %s",
+             zip_error_strerror(zip_source_error(src)));
+done:
+    zip_source_free(src);
+    zip_error_fini(&ze);
+    return rc;
+}
+
+/* --- entry point --------------------------------------------------------- */
+
+static void pkg_free(struct pkg *p)
+{
+    for (size_t i = 0; i < p->nbufs; i++) buf_release(&p->bufs[i]);
+    free(p->bufs);
+    free(p->decks);
+    free(p->notes);
+    strmap_free(&p->guids);
+    strmap_free(&p->prev_guids);
+    if (p->have_prev) apkg_info_free(&p->prev);
+    arena_free(&p->a);
+}
+
+int apkg_build(const struct deck *d, const char *prev_path, int answered_only,
+               struct buf *out, struct apkg_stats *st, struct diags *dg)
+{
+    struct apkg_stats dummy;
+    if (!st) st = &dummy;
+    memset(st, 0, sizeof *st);
+    struct pkg p;
+    memset(&p, 0, sizeof p);
+    arena_init(&p.a);
+    p.d = d;
+    p.now = now_seconds();
+    size_t dl = strlen(d->dir);
+    while (dl > 1 && d->dir[dl - 1] == '/') dl--;
+    p.index_path = arena_printf(&p.a, "%.*s/index.md", (int)dl, d->dir);
+
+    /* Every deck the index named, parents first; the top deck first of all. */
+    const char *top = d->name && *d->name ? d->name
+                      : d->ndecks             ? d->decks[0]
+                                              : d->slug;
+    p.top = add_deck(&p, top);
+    for (size_t i = 0; i < d->ndecks; i++) add_deck(&p, d->decks[i]);
+
+    int rc = 0;
+    load_prev(&p, prev_path, dg);
+    if (collect_notes(&p, answered_only, st, dg) < 0) rc = -1;
+    keep_removed(&p, st, dg, prev_path);
+    assign_ids(&p);
+    if (rc == 0 && load_media(&p, dg) < 0) rc = -1;
+    if (rc == 0 && write_collection(&p, &p.bufs[0], dg) < 0) rc = -1;
+    if (rc == 0) {
+        buf_reset(out);
+        if (write_zip(&p, out, dg) < 0) rc = -1;
+    }
+    pkg_free(&p);
+    return rc;
+}

@@ -1,0 +1,79 @@
+/* arena.c - bump allocation in chunks; everything freed at once. */
+#include "mdeck/arena.h"
+
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mdeck/util.h"
+
+struct arena_chunk {
+    struct arena_chunk *next;
+    size_t used, size;
+    max_align_t data[];
+};
+
+#define CHUNK_MIN (64 * 1024)
+
+void arena_init(struct arena *a) { a->head = NULL; }
+
+void arena_free(struct arena *a)
+{
+    while (a->head) {
+        struct arena_chunk *next = a->head->next;
+        free(a->head);
+        a->head = next;
+    }
+}
+
+void *arena_alloc(struct arena *a, size_t n)
+{
+    n = (n + 15) & ~(size_t)15;
+    struct arena_chunk *c = a->head;
+    if (!c || c->size - c->used < n) {
+        size_t size = n > CHUNK_MIN / 2 ? n : CHUNK_MIN;
+        c = xmalloc(sizeof *c + size);
+        c->used = 0;
+        c->size = size;
+        if (n > CHUNK_MIN / 2 && a->head) {
+            /* A big block gets its own chunk behind the current one, so the
+             * free space of the current chunk is not wasted. */
+            c->next = a->head->next;
+            a->head->next = c;
+        } else {
+            c->next = a->head;
+            a->head = c;
+        }
+    }
+    void *p = (char *)c->data + c->used;
+    c->used += n;
+    memset(p, 0, n);
+    return p;
+}
+
+char *arena_strndup(struct arena *a, const char *s, size_t n)
+{
+    char *p = arena_alloc(a, n + 1);
+    memcpy(p, s, n);
+    p[n] = '\0';
+    return p;
+}
+
+char *arena_strdup(struct arena *a, const char *s)
+{
+    return s ? arena_strndup(a, s, strlen(s)) : NULL;
+}
+
+char *arena_printf(struct arena *a, const char *fmt, ...)
+{
+    struct buf b = BUF_INIT;
+    va_list ap;
+    va_start(ap, fmt);
+    buf_vaddf(&b, fmt, ap);
+    va_end(ap);
+    char *p = arena_strndup(a, b.s, b.len);
+    buf_release(&b);
+    return p;
+}

@@ -1,0 +1,171 @@
+/* build.c - one deck from sources to outputs: the call `mdeck build` and
+ * `mdeck watch` share. */
+#include "mdeck/build.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "mdeck/answers.h"
+#include "mdeck/apkg.h"
+#include "mdeck/identity.h"
+#include "mdeck/index.h"
+#include "mdeck/publish.h"
+#include "mdeck/textout.h"
+
+int deck_load(struct deck *d, const char *dir, const struct build_opts *o,
+              struct diags *dg)
+{
+    deck_init(d, dir);
+    struct stat st;
+    if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
+        diag_add(dg, SEV_ERROR, dir, 0, 0, "not a deck folder: %s",
+                 errno == ENOENT ? "no such folder" : "not a folder");
+        return -1;
+    }
+    if (index_parse(d, dg) < 0) return -1;
+    int rc = 0;
+    if (identity_assign(d, o && o->write_lock && !o->dry_run, dg) < 0) rc = -1;
+    if (answers_attach(d, dg) < 0) rc = -1;
+    return rc;
+}
+
+char *output_path(const char *outdir, const char *slug, unsigned fmt)
+{
+    const char *ext = fmt == FMT_APKG ? ".apkg" : fmt == FMT_CSV ? ".csv" : ".quizlet.txt";
+    /* Anki offers to replace the whole collection for these names. */
+    if (fmt == FMT_APKG && (!strcmp(slug, "collection") || str_starts_with(slug, "backup-")))
+        return xasprintf("%s/%s-deck%s", outdir, slug, ext);
+    return xasprintf("%s/%s%s", outdir, slug, ext);
+}
+
+static int make_dirs(const char *path, struct diags *dg)
+{
+    char *p = xstrdup(path);
+    for (char *s = p + 1; *s; s++) {
+        if (*s != '/') continue;
+        *s = '\0';
+        mkdir(p, 0777);
+        *s = '/';
+    }
+    int rc = 0;
+    if (mkdir(p, 0777) < 0 && errno != EEXIST) {
+        diag_add(dg, SEV_ERROR, path, 0, 0, "cannot create the output folder: %s", strerror(errno));
+        rc = -1;
+    } else {
+        struct stat st;
+        if (stat(p, &st) < 0 || !S_ISDIR(st.st_mode)) {
+            diag_add(dg, SEV_ERROR, path, 0, 0, "output path exists and is not a folder");
+            rc = -1;
+        }
+    }
+    free(p);
+    return rc;
+}
+
+static double ms_since(const struct timespec *t0)
+{
+    struct timespec t1;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    return (double)(t1.tv_sec - t0->tv_sec) * 1e3 + (double)(t1.tv_nsec - t0->tv_nsec) / 1e6;
+}
+
+int build_deck(const char *dir, const struct build_opts *o, struct build_stats *st,
+               struct diags *dg)
+{
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    memset(st, 0, sizeof *st);
+    struct deck d;
+    int rc = deck_load(&d, dir, o, dg);
+    if (rc < 0) goto out;
+    unsigned formats = o->formats ? o->formats : d.opt.formats ? d.opt.formats : FMT_ALL;
+    st->notes = d.nnotes;
+    st->media = d.nmedia;
+    for (size_t i = 0; i < d.nnotes; i++) st->unanswered += !d.notes[i].answer.html;
+    if (o->dry_run) goto out;
+    if (make_dirs(o->outdir, dg) < 0) { rc = -1; goto out; }
+
+    /* Every output is made in memory first: a failure in any of them leaves
+     * every previous file as it was. */
+    static const unsigned order[] = {FMT_APKG, FMT_CSV, FMT_QUIZLET};
+    struct buf bytes[3] = {BUF_INIT, BUF_INIT, BUF_INIT};
+    char *paths[3] = {0};
+    for (int i = 0; i < 3 && rc == 0; i++) {
+        if (!(formats & order[i])) continue;
+        paths[i] = output_path(o->outdir, d.slug, order[i]);
+        if (order[i] == FMT_APKG) {
+            struct apkg_stats as = {0};
+            rc = apkg_build(&d, paths[i], o->answered_only, &bytes[i], &as, dg);
+            st->added = as.added;
+            st->changed = as.changed;
+            st->removed = as.removed;
+        } else if (order[i] == FMT_CSV) {
+            rc = csv_build(&d, o->answered_only, &bytes[i], dg);
+        } else {
+            rc = quizlet_build(&d, o->answered_only, &bytes[i], dg);
+        }
+    }
+    if (rc == 0 && o->before_publish && o->before_publish(o->before_publish_arg))
+        st->discarded = 1;
+    for (int i = 0; i < 3 && rc == 0 && !st->discarded; i++) {
+        if (!paths[i]) continue;
+        int w = publish_file(paths[i], bytes[i].s, bytes[i].len, dg);
+        if (w < 0) rc = -1;
+        if (w > 0) st->written |= order[i];
+        if (w >= 0) st->produced |= order[i];
+    }
+    for (int i = 0; i < 3; i++) {
+        buf_release(&bytes[i]);
+        free(paths[i]);
+    }
+out:
+    deck_free(&d);
+    st->ms = ms_since(&t0);
+    return rc;
+}
+
+static int cmp_strp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+size_t find_decks(int argc, char **argv, char ***out)
+{
+    size_t n = 0, cap = 0;
+    char **v = NULL;
+    if (argc > 0) {
+        for (int i = 0; i < argc; i++) {
+            GROW(v, n + 2, cap);
+            v[n++] = xstrdup(argv[i]);
+        }
+    } else {
+        DIR *dp = opendir("decks");
+        struct dirent *e;
+        while (dp && (e = readdir(dp))) {
+            if (e->d_name[0] == '.') continue;
+            char *idx = xasprintf("decks/%s/index.md", e->d_name);
+            struct stat st;
+            if (stat(idx, &st) == 0 && S_ISREG(st.st_mode)) {
+                GROW(v, n + 2, cap);
+                v[n++] = xasprintf("decks/%s", e->d_name);
+            }
+            free(idx);
+        }
+        if (dp) closedir(dp);
+        if (n) qsort(v, n, sizeof *v, cmp_strp);
+    }
+    GROW(v, n + 1, cap);
+    v[n] = NULL;
+    *out = v;
+    return n;
+}
+
+void free_deck_list(char **list)
+{
+    for (char **p = list; p && *p; p++) free(*p);
+    free(list);
+}

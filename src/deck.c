@@ -1,0 +1,177 @@
+/* deck.c - the deck model's small mutators. */
+#include "mdeck/deck.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "mdeck/hash.h"
+#include "mdeck/util.h"
+
+void deck_init(struct deck *d, const char *dir)
+{
+    memset(d, 0, sizeof *d);
+    arena_init(&d->arena);
+    d->dir = arena_strdup(&d->arena, dir);
+    /* The slug is the folder's own name: "decks/aigc-100/" -> "aigc-100". */
+    size_t len = strlen(dir);
+    while (len > 1 && dir[len - 1] == '/') len--;
+    size_t start = len;
+    while (start > 0 && dir[start - 1] != '/') start--;
+    d->slug = arena_strndup(&d->arena, dir + start, len - start);
+    if (!*d->slug || !strcmp(d->slug, ".") || !strcmp(d->slug, ".."))
+        d->slug = "deck";
+}
+
+void deck_free(struct deck *d)
+{
+    free(d->notes);
+    free(d->decks);
+    free(d->media);
+    arena_free(&d->arena);
+    memset(d, 0, sizeof *d);
+}
+
+struct note *deck_add_note(struct deck *d)
+{
+    GROW(d->notes, d->nnotes + 1, d->capnotes);
+    struct note *n = &d->notes[d->nnotes++];
+    memset(n, 0, sizeof *n);
+    return n;
+}
+
+static void add_one_deck(struct deck *d, const char *name, size_t len)
+{
+    for (size_t i = 0; i < d->ndecks; i++)
+        if (strlen(d->decks[i]) == len && !memcmp(d->decks[i], name, len))
+            return;
+    GROW(d->decks, d->ndecks + 1, d->capdecks);
+    d->decks[d->ndecks++] = arena_strndup(&d->arena, name, len);
+}
+
+void deck_add_deck_name(struct deck *d, const char *name)
+{
+    for (const char *p = strstr(name, "::"); p; p = strstr(p + 2, "::"))
+        add_one_deck(d, name, (size_t)(p - name));
+    add_one_deck(d, name, strlen(name));
+}
+
+void note_add_tag(struct deck *d, struct note *n, const char *tag)
+{
+    struct buf b = BUF_INIT;
+    buf_adds(&b, tag);
+    buf_trim(&b);
+    /* Anki splits tags on white space and strips quotes. */
+    struct buf c = BUF_INIT;
+    for (size_t i = 0; i < b.len; i++) {
+        char ch = b.s[i];
+        if (ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r')
+            ch = '_';
+        else if (ch == '"')
+            continue;
+        if (ch == '_' && c.len && c.s[c.len - 1] == '_') continue;
+        buf_addc(&c, ch);
+    }
+    buf_release(&b);
+    if (!c.len) return;
+    size_t at = 0;
+    while (at < n->ntags) {
+        int cmp = strcmp(n->tags[at], c.s);
+        if (cmp == 0) {
+            buf_release(&c);
+            return;
+        }
+        if (cmp > 0) break;
+        at++;
+    }
+    const char **tags = arena_alloc(&d->arena, (n->ntags + 1) * sizeof *tags);
+    memcpy(tags, n->tags, at * sizeof *tags);
+    tags[at] = arena_strndup(&d->arena, c.s, c.len);
+    memcpy(tags + at + 1, n->tags + at, (n->ntags - at) * sizeof *tags);
+    n->tags = tags;
+    n->ntags++;
+    buf_release(&c);
+}
+
+void note_add_source(struct deck *d, struct note *n, const char *url)
+{
+    for (size_t i = 0; i < n->nsources; i++)
+        if (!strcmp(n->sources[i], url)) return;
+    const char **v = arena_alloc(&d->arena, (n->nsources + 1) * sizeof *v);
+    memcpy(v, n->sources, n->nsources * sizeof *v);
+    v[n->nsources++] = arena_strdup(&d->arena, url);
+    n->sources = v;
+}
+
+void note_add_line(struct deck *d, struct note *n, int line)
+{
+    int *v = arena_alloc(&d->arena, (n->nlines + 1) * sizeof *v);
+    memcpy(v, n->lines, n->nlines * sizeof *v);
+    v[n->nlines++] = line;
+    n->lines = v;
+}
+
+/* Media names are the first 80 bits of the content's SHA-256 plus the
+ * lower-cased extension: identical content is stored once, changed content
+ * gets a new name, and names hold only [a-z0-9.-] (safe for every importer). */
+const char *deck_add_media(struct deck *d, const char *path)
+{
+    struct buf data = BUF_INIT;
+    if (read_file(path, &data) < 0 || data.len == 0) {
+        buf_release(&data);
+        return NULL;
+    }
+    uint8_t h[32];
+    sha256(data.s, data.len, h);
+    char hx[65];
+    hex(h, 10, hx);
+    char ext[12] = "";
+    const char *slash = strrchr(path, '/');
+    const char *dot = strrchr(slash ? slash : path, '.');
+    if (dot && strlen(dot) < sizeof ext) {
+        size_t k = 0;
+        for (const char *p = dot; *p; p++) {
+            char c = *p;
+            if (c >= 'A' && c <= 'Z') c = (char)(c - 'A' + 'a');
+            if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.'))
+                break;
+            ext[k++] = c;
+        }
+        ext[k] = '\0';
+        if (k < 2) ext[0] = '\0';
+    }
+    char *name = arena_printf(&d->arena, "mdeck-%s%s", hx, ext);
+    uint64_t size = data.len;
+    buf_release(&data);
+    for (size_t i = 0; i < d->nmedia; i++)
+        if (!strcmp(d->media[i].name, name)) return d->media[i].name;
+    GROW(d->media, d->nmedia + 1, d->capmedia);
+    struct media *m = &d->media[d->nmedia++];
+    m->name = name;
+    m->path = arena_strdup(&d->arena, path);
+    m->size = size;
+    return name;
+}
+
+void note_guid(const struct deck *d, const struct note *n, char out[12])
+{
+    struct buf b = BUF_INIT;
+    buf_adds(&b, d->opt.id ? d->opt.id : d->slug);
+    buf_addc(&b, 0x1F);
+    buf_adds(&b, n->id);
+    base91(hash64(b.s, b.len), out);
+    buf_release(&b);
+}
+
+void note_source_html(const struct note *n, struct buf *out)
+{
+    for (size_t i = 0; i < n->nsources; i++) {
+        size_t len = strlen(n->sources[i]);
+        if (i) buf_adds(out, "<br>");
+        buf_adds(out, "<a href=\"");
+        buf_add_html_escaped(out, n->sources[i], len);
+        buf_adds(out, "\">");
+        buf_add_html_escaped(out, n->sources[i], len);
+        buf_adds(out, "</a>");
+    }
+}

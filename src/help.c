@@ -1,0 +1,96 @@
+/* help.c - every command's usage text, in one place: --help, `mdeck help
+ * COMMAND` and the man page's synopsis come from here. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cmds.h"
+
+struct help {
+    const char *cmd, *text;
+};
+
+static const struct help helps[] = {
+    {NULL,
+     "usage: mdeck [--help] [--version] COMMAND [ARGS]\n"
+     "\n"
+     "Turn markdown question indexes into Anki and Quizlet decks.\n"
+     "\n"
+     "Commands:\n"
+     "  build     build decks into .apkg, .csv and Quizlet files\n"
+     "  check     parse decks and report problems, without writing\n"
+     "  inspect   list the decks, note types, notes and media of an .apkg\n"
+     "  watch     rebuild decks whenever their sources change\n"
+     "  help      show the help of a command\n"
+     "\n"
+     "A deck is a folder holding index.md. Without DECK arguments, every\n"
+     "folder under ./decks that holds an index.md is used.\n"
+     "\n"
+     "Exit status: 0 success, 1 source or output errors, 2 usage error,\n"
+     "3 environment error (cannot watch, lock held).\n"
+     "See mdeck(1) and mdeck-format(5).\n"},
+    {"build",
+     "usage: mdeck build [-o DIR] [--format LIST] [--answered-only] [-q] [DECK...]\n"
+     "\n"
+     "Builds each deck into DIR/<deck>.apkg, DIR/<deck>.csv and\n"
+     "DIR/<deck>.quizlet.txt.  Outputs are replaced atomically and only when\n"
+     "their bytes changed; a deck with errors leaves its previous outputs as\n"
+     "they were.\n"
+     "\n"
+     "  -o, --output DIR     output folder (default: ./out)\n"
+     "  -f, --format LIST    comma-separated outputs: apkg, csv, quizlet\n"
+     "                       (default: the deck's 'formats', else all three)\n"
+     "      --answered-only  leave out questions that have no answer yet\n"
+     "  -q, --quiet          print errors only\n"
+     "  -h, --help           show this help\n"},
+    {"check",
+     "usage: mdeck check [--json] [DECK...]\n"
+     "\n"
+     "Parses each deck and reports duplicates, possible duplicates, stray\n"
+     "lines, unanswered questions and orphaned answers, as\n"
+     "path:line:col: severity: message.  Writes nothing.\n"
+     "\n"
+     "  --json      print the parsed decks as JSON on stdout (see docs/format.md)\n"
+     "  -h, --help  show this help\n"},
+    {"inspect",
+     "usage: mdeck inspect [--json] FILE.apkg\n"
+     "\n"
+     "Lists the decks, note types, notes and media of a legacy Anki package\n"
+     "(one of ours or one exported by Anki).\n"
+     "\n"
+     "  --json      print as JSON\n"
+     "  -h, --help  show this help\n"},
+    {"watch",
+     "usage: mdeck watch [-o DIR] [--debounce MS] [-q|-v] [DECK...]\n"
+     "\n"
+     "Builds the decks, then rebuilds each one whenever its sources change,\n"
+     "until SIGINT or SIGTERM.  SIGHUP re-reads the decks and rebuilds.\n"
+     "\n"
+     "  -o, --output DIR   output folder (default: ./out)\n"
+     "      --debounce MS  quiet period before a rebuild (default: 200)\n"
+     "  -q, --quiet        log errors only\n"
+     "  -v, --verbose      log every event batch\n"
+     "  -h, --help         show this help\n"},
+};
+
+int print_help(const char *cmd, FILE *f)
+{
+    for (size_t i = 0; i < sizeof helps / sizeof helps[0]; i++) {
+        if ((!cmd && !helps[i].cmd) || (cmd && helps[i].cmd && !strcmp(cmd, helps[i].cmd))) {
+            fputs(helps[i].text, f);
+            return 0;
+        }
+    }
+    return -1;
+}
+
+int usage_error(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    fputs("mdeck: error: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\nTry 'mdeck %s%s--help' for more information.\n", cmd ? cmd : "", cmd ? " " : "");
+    return EXIT_USAGE;
+}

@@ -1,0 +1,294 @@
+/* identity.c - stable note identities kept in mdeck.lock. */
+#include "mdeck/identity.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mdeck/hash.h"
+#include "mdeck/publish.h"
+#include "mdeck/text.h"
+#include "mdeck/util.h"
+
+struct record {
+    const char *id, *question, *key, *link;
+    const char **sources;
+    size_t nsources;
+    int taken;  /* matched by a note in this build */
+};
+
+struct records {
+    struct record *v;
+    size_t n, cap;
+};
+
+static int load_records(struct deck *d, const char *path, struct records *r,
+                        struct diags *dg)
+{
+    struct buf text = BUF_INIT;
+    if (read_file(path, &text) < 0) {
+        buf_release(&text);
+        if (errno == ENOENT) return 0;
+        diag_add(dg, SEV_ERROR, path, 0, 0, "cannot read: %s", strerror(errno));
+        return -1;
+    }
+    json_error_t err;
+    json_t *root = json_loadb(text.s, text.len, 0, &err);
+    buf_release(&text);
+    json_t *notes = root ? json_object_get(root, "notes") : NULL;
+    if (!json_is_array(notes)) {
+        diag_add(dg, SEV_ERROR, path, root ? 1 : err.line, root ? 1 : err.column,
+                 "identity file is corrupt (%s); restore it from version control, or delete it to start new identities",
+                 root ? "no \"notes\" array" : err.text);
+        json_decref(root);
+        return -1;
+    }
+    size_t i;
+    json_t *e;
+    json_array_foreach(notes, i, e) {
+        const char *id = json_string_value(json_object_get(e, "id"));
+        const char *q = json_string_value(json_object_get(e, "question"));
+        if (!id || !q) continue;
+        GROW(r->v, r->n + 1, r->cap);
+        struct record *rec = &r->v[r->n++];
+        memset(rec, 0, sizeof *rec);
+        rec->id = arena_strdup(&d->arena, id);
+        rec->question = arena_strdup(&d->arena, q);
+        struct buf k = BUF_INIT;
+        text_key(q, &k);
+        rec->key = arena_strndup(&d->arena, k.s, k.len);
+        buf_release(&k);
+        rec->link = arena_strdup(&d->arena, json_string_value(json_object_get(e, "link")));
+        json_t *src = json_object_get(e, "sources");
+        if (json_is_array(src)) {
+            rec->sources = arena_alloc(&d->arena, (json_array_size(src) + 1) * sizeof *rec->sources);
+            size_t k2;
+            json_t *s;
+            json_array_foreach(src, k2, s) if (json_is_string(s))
+                rec->sources[rec->nsources++] = arena_strdup(&d->arena, json_string_value(s));
+        }
+    }
+    json_decref(root);
+    return 0;
+}
+
+static int has_source(const char **v, size_t n, const char *s)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(v[i], s)) return 1;
+    return 0;
+}
+
+/* How many unmatched notes / records carry link or source s. */
+static size_t count_notes(struct deck *d, const char *s, int is_link)
+{
+    size_t c = 0;
+    for (size_t i = 0; i < d->nnotes; i++) {
+        struct note *n = &d->notes[i];
+        if (n->id) continue;
+        if (is_link ? (n->link && !strcmp(n->link, s)) : has_source(n->sources, n->nsources, s)) c++;
+    }
+    return c;
+}
+
+static size_t count_records(struct records *r, const char *s, int is_link, size_t *which)
+{
+    size_t c = 0;
+    for (size_t i = 0; i < r->n; i++) {
+        struct record *rec = &r->v[i];
+        if (rec->taken) continue;
+        if (is_link ? (rec->link && !strcmp(rec->link, s)) : has_source(rec->sources, rec->nsources, s)) {
+            c++;
+            *which = i;
+        }
+    }
+    return c;
+}
+
+static void take(struct note *n, struct record *rec)
+{
+    n->id = rec->id;
+    rec->taken = 1;
+}
+
+static int valid_id(const char *s)
+{
+    if (!*s || strlen(s) > 64) return 0;
+    for (; *s; s++)
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
+              *s == '-' || *s == '_' || *s == '.'))
+            return 0;
+    return 1;
+}
+
+static json_t *records_json(struct deck *d, struct records *r)
+{
+    /* One record per note of this build (fresh text), then the records of
+     * questions no longer in the index; sorted by id for small diffs. */
+    json_t *arr = json_array();
+    for (size_t i = 0; i < d->nnotes; i++) {
+        struct note *n = &d->notes[i];
+        json_t *o = json_pack("{s:s, s:s}", "id", n->id, "question", n->question);
+        if (n->nsources) {
+            json_t *s = json_array();
+            for (size_t k = 0; k < n->nsources; k++) json_array_append_new(s, json_string(n->sources[k]));
+            json_object_set_new(o, "sources", s);
+        }
+        if (n->link) json_object_set_new(o, "link", json_string(n->link));
+        json_array_append_new(arr, o);
+    }
+    for (size_t i = 0; i < r->n; i++) {
+        struct record *rec = &r->v[i];
+        if (rec->taken) continue;
+        json_t *o = json_pack("{s:s, s:s}", "id", rec->id, "question", rec->question);
+        if (rec->nsources) {
+            json_t *s = json_array();
+            for (size_t k = 0; k < rec->nsources; k++) json_array_append_new(s, json_string(rec->sources[k]));
+            json_object_set_new(o, "sources", s);
+        }
+        if (rec->link) json_object_set_new(o, "link", json_string(rec->link));
+        json_array_append_new(arr, o);
+    }
+    /* sort by id */
+    size_t n = json_array_size(arr);
+    json_t **v = xmalloc((n + 1) * sizeof *v);
+    for (size_t i = 0; i < n; i++) v[i] = json_incref(json_array_get(arr, i));
+    for (size_t i = 1; i < n; i++) { /* insertion sort is fine: mostly sorted */
+        json_t *x = v[i];
+        const char *xi = json_string_value(json_object_get(x, "id"));
+        size_t j = i;
+        while (j > 0 && strcmp(json_string_value(json_object_get(v[j - 1], "id")), xi) > 0) {
+            v[j] = v[j - 1];
+            j--;
+        }
+        v[j] = x;
+    }
+    json_t *sorted = json_array();
+    for (size_t i = 0; i < n; i++) json_array_append_new(sorted, v[i]);
+    free(v);
+    json_decref(arr);
+    return json_pack("{s:s, s:i, s:o}", "comment",
+                     "mdeck note identities: commit this file with your notes; do not edit by hand",
+                     "version", 1, "notes", sorted);
+}
+
+int identity_assign(struct deck *d, int write, struct diags *dg)
+{
+    char *path = xasprintf("%s/%s", d->dir, IDENTITY_FILE);
+    struct records r = {0};
+    int rc = load_records(d, path, &r, dg);
+    if (rc < 0) goto out;
+
+    struct strmap bykey, byid;
+    strmap_init(&bykey);
+    strmap_init(&byid);
+    for (size_t i = 0; i < r.n; i++) {
+        if (!strmap_get(&bykey, r.v[i].key, NULL)) strmap_put(&bykey, r.v[i].key, i);
+        strmap_put(&byid, r.v[i].id, i);
+    }
+    /* 1. pinned ids */
+    for (size_t i = 0; i < d->nnotes; i++) {
+        struct note *n = &d->notes[i];
+        if (!n->pinned) continue;
+        if (!valid_id(n->pinned)) {
+            diag_add(dg, SEV_ERROR, d->dir, n->line, n->col,
+                     "pinned id '%s' may hold only letters, digits, '-', '_' and '.'", n->pinned);
+            rc = -1;
+            continue;
+        }
+        n->id = n->pinned;
+        size_t at;
+        if (strmap_get(&byid, n->pinned, &at)) r.v[at].taken = 1;
+    }
+    /* 2. same question */
+    for (size_t i = 0; i < d->nnotes; i++) {
+        struct note *n = &d->notes[i];
+        size_t at;
+        if (!n->id && strmap_get(&bykey, n->key, &at) && !r.v[at].taken) take(n, &r.v[at]);
+    }
+    /* 3./4. same answer link or source, unique on both sides */
+    for (int pass = 0; pass < 2; pass++) {
+        for (size_t i = 0; i < d->nnotes; i++) {
+            struct note *n = &d->notes[i];
+            if (n->id) continue;
+            if (pass == 0 && n->link) {
+                size_t at;
+                if (count_notes(d, n->link, 1) == 1 && count_records(&r, n->link, 1, &at) == 1)
+                    take(n, &r.v[at]);
+            }
+            for (size_t s = 0; pass == 1 && !n->id && s < n->nsources; s++) {
+                size_t at;
+                if (count_notes(d, n->sources[s], 0) == 1 && count_records(&r, n->sources[s], 0, &at) == 1)
+                    take(n, &r.v[at]);
+            }
+        }
+    }
+    /* 5. similar question: best pair first */
+    for (;;) {
+        double best = IDENTITY_SIMILAR;
+        size_t bn = 0, br = 0;
+        int found = 0;
+        size_t free_notes = 0;
+        for (size_t i = 0; i < d->nnotes; i++) free_notes += !d->notes[i].id;
+        if (!free_notes || free_notes > 2000) break; /* quadratic: keep it small */
+        for (size_t i = 0; i < d->nnotes; i++) {
+            if (d->notes[i].id) continue;
+            for (size_t k = 0; k < r.n; k++) {
+                if (r.v[k].taken) continue;
+                double s = text_similarity(d->notes[i].key, r.v[k].key);
+                if (s >= best) { best = s; bn = i; br = k; found = 1; }
+            }
+        }
+        if (!found) break;
+        take(&d->notes[bn], &r.v[br]);
+    }
+    /* 6. new identities from the question's key */
+    for (size_t i = 0; i < d->nnotes; i++) {
+        struct note *n = &d->notes[i];
+        if (n->id) continue;
+        uint8_t h[32];
+        sha256(n->key, strlen(n->key), h);
+        char hx[65];
+        hex(h, 5, hx);
+        const char *id = arena_printf(&d->arena, "q%s", hx);
+        for (int k = 2; strmap_get(&byid, id, NULL); k++)
+            id = arena_printf(&d->arena, "q%s-%d", hx, k);
+        n->id = id;
+        strmap_put(&byid, n->id, (size_t)-1);
+    }
+    /* Two notes with one id (e.g. the same pinned id twice) would share a
+     * guid and break the import. */
+    struct strmap used;
+    strmap_init(&used);
+    for (size_t i = 0; i < d->nnotes; i++) {
+        size_t at;
+        if (strmap_get(&used, d->notes[i].id, &at)) {
+            diag_add(dg, SEV_ERROR, d->dir, d->notes[i].line, d->notes[i].col,
+                     "id '%s' is also used by the question on line %d; pin a different id",
+                     d->notes[i].id, d->notes[at].line);
+            rc = -1;
+        } else {
+            strmap_put(&used, d->notes[i].id, i);
+        }
+    }
+    strmap_free(&used);
+    strmap_free(&bykey);
+    strmap_free(&byid);
+
+    if (rc == 0 && write) {
+        json_t *j = records_json(d, &r);
+        char *text = json_dumps(j, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
+        struct buf b = BUF_INIT;
+        buf_adds(&b, text);
+        buf_addc(&b, '\n');
+        if (publish_file(path, b.s, b.len, dg) < 0) rc = -1;
+        buf_release(&b);
+        free(text);
+        json_decref(j);
+    }
+out:
+    free(r.v);
+    free(path);
+    return rc;
+}

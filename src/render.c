@@ -1,0 +1,976 @@
+/* render.c - markdown to Anki HTML and to plain text, on md4c's callbacks.
+ *
+ * md4c's parser walks the text once and calls us back (enter/leave a block,
+ * enter/leave a span, text).  struct render holds both outputs and the small
+ * state the callbacks need; there is one static function per kind of node,
+ * each writing its HTML and its plain text.  md4c-html.c has the same shape;
+ * ours differs where Anki needs it: math becomes MathJax delimiters, images
+ * become deck media, and a plain-text rendering is made in the same pass.
+ *
+ * tests/spec/render.txt and tests/spec/text.txt are the specification. */
+#include "mdeck/render.h"
+
+#include <limits.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <libxml/HTMLparser.h> /* htmlEntityLookup(): named entities */
+
+/* --- UTF-8 and escaping --------------------------------------------------- */
+
+static void utf8_put(struct buf *b, unsigned cp)
+{
+    char u[4];
+    if (cp == 0 || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) cp = 0xFFFD;
+    if (cp < 0x80) {
+        buf_addc(b, (char)cp);
+    } else if (cp < 0x800) {
+        u[0] = (char)(0xC0 | (cp >> 6));
+        u[1] = (char)(0x80 | (cp & 0x3F));
+        buf_add(b, u, 2);
+    } else if (cp < 0x10000) {
+        u[0] = (char)(0xE0 | (cp >> 12));
+        u[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
+        u[2] = (char)(0x80 | (cp & 0x3F));
+        buf_add(b, u, 3);
+    } else {
+        u[0] = (char)(0xF0 | (cp >> 18));
+        u[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
+        u[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
+        u[3] = (char)(0x80 | (cp & 0x3F));
+        buf_add(b, u, 4);
+    }
+}
+
+/* The code point at s[0..n) (0 when n is 0; bad bytes read as themselves). */
+static unsigned utf8_first(const char *s, size_t n)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    if (!n) return 0;
+    if (u[0] < 0xC0 || n < 2) return u[0];
+    if (u[0] < 0xE0) return ((u[0] & 0x1Fu) << 6) | (u[1] & 0x3Fu);
+    if (u[0] < 0xF0 || n < 4) {
+        if (n < 3) return u[0];
+        return ((u[0] & 0x0Fu) << 12) | ((u[1] & 0x3Fu) << 6) | (u[2] & 0x3Fu);
+    }
+    return ((u[0] & 0x07u) << 18) | ((u[1] & 0x3Fu) << 12) |
+           ((u[2] & 0x3Fu) << 6) | (u[3] & 0x3Fu);
+}
+
+/* East Asian wide characters (Han, kana, CJK punctuation, full-width forms;
+ * not Hangul, which separates words with spaces).  A soft line break between
+ * two of them is no space in the plain text, as CSS Text 3 says for
+ * segment breaks. */
+static int is_wide(unsigned cp)
+{
+    return (cp >= 0x2E80 && cp <= 0x303F) || (cp >= 0x3040 && cp <= 0x9FFF) ||
+           (cp >= 0xF900 && cp <= 0xFAFF) || (cp >= 0xFE30 && cp <= 0xFE4F) ||
+           (cp >= 0xFF00 && cp <= 0xFF60) || (cp >= 0xFFE0 && cp <= 0xFFE6) ||
+           (cp >= 0x20000 && cp <= 0x3FFFD);
+}
+
+/* Text content: only & < > need escaping (quotes are fine outside tags). */
+static void esc_text(struct buf *b, const char *s, size_t n)
+{
+    size_t start = 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *rep;
+        switch (s[i]) {
+        case '&': rep = "&amp;"; break;
+        case '<': rep = "&lt;"; break;
+        case '>': rep = "&gt;"; break;
+        default: continue;
+        }
+        buf_add(b, s + start, i - start);
+        buf_adds(b, rep);
+        start = i + 1;
+    }
+    buf_add(b, s + start, n - start);
+}
+
+/* A URL inside a double-quoted attribute: bytes outside a safe set are
+ * percent-encoded (so spaces, quotes and non-ASCII bytes never reach the
+ * attribute raw) and '&' becomes &amp;.  '%' itself is kept: the URL is
+ * taken to be encoded already, as CommonMark renderers do. */
+static void esc_url(struct buf *b, const char *s, size_t n)
+{
+    static const char hexd[] = "0123456789ABCDEF";
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+            (c >= '0' && c <= '9') || (c && strchr("-_.~!*(),%#@?=;:/+$", c))) {
+            buf_addc(b, (char)c);
+        } else if (c == '&') {
+            buf_adds(b, "&amp;");
+        } else {
+            char e[3] = {'%', hexd[c >> 4], hexd[c & 15]};
+            buf_add(b, e, 3);
+        }
+    }
+}
+
+/* Appends the character an entity ("&amp;", "&#123;", "&#x4E2D;") stands
+ * for.  Named entities are those libxml2 knows (HTML 4's); any other name
+ * is kept as the literal text it was written as. */
+static void entity_decode(struct buf *b, const char *s, size_t n)
+{
+    if (n > 3 && s[1] == '#') {
+        unsigned long cp = 0;
+        int hex = s[2] == 'x' || s[2] == 'X';
+        for (size_t i = hex ? 3 : 2; i + 1 < n && cp <= 0x10FFFF; i++) {
+            char c = s[i];
+            unsigned d = (c >= '0' && c <= '9') ? (unsigned)(c - '0')
+                         : (c >= 'a' && c <= 'f') ? (unsigned)(c - 'a' + 10)
+                         : (unsigned)(c - 'A' + 10);
+            cp = cp * (hex ? 16 : 10) + d;
+        }
+        utf8_put(b, cp > 0x10FFFF ? 0xFFFD : (unsigned)cp);
+        return;
+    }
+    char name[64];
+    if (n >= 3 && n - 2 < sizeof name) {
+        memcpy(name, s + 1, n - 2);
+        name[n - 2] = '\0';
+        const htmlEntityDesc *e = htmlEntityLookup((const xmlChar *)name);
+        if (e) {
+            utf8_put(b, e->value);
+            return;
+        }
+    }
+    buf_add(b, s, n);
+}
+
+/* An md4c attribute (link destination, title, code info) as plain UTF-8. */
+static void attr_decode(struct buf *b, const MD_ATTRIBUTE *a)
+{
+    if (!a->text) return;
+    for (size_t i = 0; a->substr_offsets[i] < a->size; i++) {
+        MD_OFFSET off = a->substr_offsets[i];
+        MD_SIZE n = a->substr_offsets[i + 1] - off;
+        switch (a->substr_types[i]) {
+        case MD_TEXT_NULLCHAR: utf8_put(b, 0xFFFD); break;
+        case MD_TEXT_ENTITY: entity_decode(b, a->text + off, n); break;
+        default: buf_add(b, a->text + off, n); break;
+        }
+    }
+}
+
+/* --- the plain-text writer ------------------------------------------------ */
+
+void textw_init(struct textw *w, struct buf *out)
+{
+    memset(w, 0, sizeof *w);
+    w->out = out;
+    w->start = out->len;
+}
+
+static void line_open(struct textw *w)
+{
+    if (w->open) return;
+    if (w->out->len > w->start) buf_addc(w->out, '\n');
+    for (size_t i = 0; i < w->nlv; i++) {
+        struct textw_level *l = &w->lv[i];
+        if (l->quote) {
+            buf_adds(w->out, "> ");
+        } else if (l->marker[0]) {
+            buf_adds(w->out, l->marker);
+            l->marker[0] = '\0';
+        } else {
+            buf_adds(w->out, "  ");
+        }
+    }
+    w->open = 1;
+    w->space = 0;
+}
+
+/* Drops trailing spaces and tabs, never past the writer's start. */
+static void trim_end(struct textw *w, int newlines)
+{
+    size_t n = w->out->len;
+    while (n > w->start && (w->out->s[n - 1] == ' ' || w->out->s[n - 1] == '\t' ||
+                            (newlines && w->out->s[n - 1] == '\n')))
+        n--;
+    buf_setlen(w->out, n);
+}
+
+void textw_block(struct textw *w)
+{
+    if (!w->open) return;
+    trim_end(w, 0);
+    w->open = 0;
+    w->space = 0;
+}
+
+void textw_finish(struct textw *w)
+{
+    textw_block(w);
+    trim_end(w, 1);
+    free(w->lv);
+    w->lv = NULL;
+    w->nlv = w->caplv = 0;
+}
+
+void textw_text(struct textw *w, const char *s, size_t n)
+{
+    while (n) {
+        const char *nl = memchr(s, '\n', n);
+        size_t seg = nl ? (size_t)(nl - s) : n;
+        if (seg) {
+            line_open(w);
+            if (w->space && s[0] != ' ' && w->out->len &&
+                w->out->s[w->out->len - 1] != ' ')
+                buf_addc(w->out, ' ');
+            w->space = 0;
+            buf_add(w->out, s, seg);
+        }
+        if (!nl) break;
+        line_open(w); /* an empty line when none was open */
+        textw_block(w);
+        s += seg + 1;
+        n -= seg + 1;
+    }
+}
+
+void textw_space(struct textw *w)
+{
+    if (w->open && w->out->len && w->out->s[w->out->len - 1] != ' ') w->space = 1;
+}
+
+static void push_level(struct textw *w, int quote, const char *marker)
+{
+    GROW(w->lv, w->nlv + 1, w->caplv);
+    struct textw_level *l = &w->lv[w->nlv++];
+    memset(l, 0, sizeof *l);
+    l->quote = (char)quote;
+    if (marker) {
+        size_t n = strlen(marker);
+        if (n >= sizeof l->marker) n = sizeof l->marker - 1;
+        memcpy(l->marker, marker, n);
+    }
+}
+
+void textw_push_quote(struct textw *w) { push_level(w, 1, NULL); }
+
+void textw_push_item(struct textw *w, const char *marker) { push_level(w, 0, marker); }
+
+void textw_pop(struct textw *w)
+{
+    if (!w->nlv) return;
+    struct textw_level *l = &w->lv[w->nlv - 1];
+    if (!l->quote && l->marker[0]) line_open(w); /* an empty item: "-" */
+    textw_block(w);
+    w->nlv--;
+}
+
+unsigned textw_last(const struct textw *w)
+{
+    if (!w->open) return 0;
+    size_t i = w->out->len;
+    if (i <= w->start) return 0;
+    i--;
+    while (i > w->start && ((unsigned char)w->out->s[i] & 0xC0) == 0x80) i--;
+    return utf8_first(w->out->s + i, w->out->len - i);
+}
+
+/* --- image references ------------------------------------------------------ */
+
+/* A URL scheme as browsers read one: a letter, then letters, digits, + . -,
+ * then a colon. */
+static int has_scheme(const char *s)
+{
+    if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z'))) return 0;
+    for (s++; *s; s++) {
+        if (*s == ':') return 1;
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+              (*s >= '0' && *s <= '9') || *s == '+' || *s == '.' || *s == '-'))
+            return 0;
+    }
+    return 0;
+}
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+/* The file a relative src names: ?query and #fragment dropped, %XX
+ * decoded.  NULL when that would hold a NUL byte. Caller frees. */
+static char *src_to_path(const char *src)
+{
+    size_t n = strcspn(src, "?#");
+    struct buf b = BUF_INIT;
+    for (size_t i = 0; i < n; i++) {
+        if (src[i] == '%' && i + 2 < n + 1 && hexval(src[i + 1]) >= 0 &&
+            hexval(src[i + 2]) >= 0) {
+            char c = (char)(hexval(src[i + 1]) * 16 + hexval(src[i + 2]));
+            if (!c) {
+                buf_release(&b);
+                return NULL;
+            }
+            buf_addc(&b, c);
+            i += 2;
+        } else {
+            buf_addc(&b, src[i]);
+        }
+    }
+    return buf_detach(&b);
+}
+
+/* base + "/" + rel with "." and ".." resolved as text (".." at "/" stays
+ * there).  base is absolute. Caller frees. */
+static char *join_lexical(const char *base, const char *rel)
+{
+    struct buf b = BUF_INIT;
+    buf_adds(&b, base);
+    while (b.len > 1 && b.s[b.len - 1] == '/') buf_setlen(&b, b.len - 1);
+    const char *p = rel;
+    while (*p) {
+        size_t n = strcspn(p, "/");
+        if (n == 0 || (n == 1 && p[0] == '.')) {
+            /* skip */
+        } else if (n == 2 && p[0] == '.' && p[1] == '.') {
+            char *slash = strrchr(b.s, '/');
+            buf_setlen(&b, slash && slash != b.s ? (size_t)(slash - b.s) : 1);
+        } else {
+            if (b.s[b.len - 1] != '/') buf_addc(&b, '/');
+            buf_add(&b, p, n);
+        }
+        p += n;
+        if (*p == '/') p++;
+    }
+    return buf_detach(&b);
+}
+
+/* 1 when path is root or below it (both absolute, without trailing '/'). */
+static int path_inside(const char *path, const char *root)
+{
+    size_t n = strlen(root);
+    if (n == 1 && root[0] == '/') return 1;
+    return strncmp(path, root, n) == 0 && (path[n] == '\0' || path[n] == '/');
+}
+
+enum image_ref image_resolve(struct deck *d, const char *base_dir,
+                             const char *src, const char *path, int line,
+                             int col, struct diags *dg, const char **name)
+{
+    *name = NULL;
+    if (!d) return IMAGE_REMOTE;
+    if (has_scheme(src) || (src[0] == '/' && src[1] == '/')) return IMAGE_REMOTE;
+
+    enum image_ref res = IMAGE_MISSING;
+    char *rel = src_to_path(src);
+    char *root = realpath(d->dir, NULL);
+    char *base = realpath(base_dir ? base_dir : d->dir, NULL);
+    char *lex = NULL, *real = NULL;
+    struct stat st;
+
+    if (!*src || (rel && !*rel)) {
+        if (dg) diag_add(dg, SEV_WARNING, path, line, col, "image has no file name: '%s'", src);
+        goto out;
+    }
+    if (rel && rel[0] == '/') goto escapes;
+    if (!rel || !root || !base) goto missing;
+    lex = join_lexical(base, rel);
+    if (!path_inside(lex, root)) goto escapes;
+    real = realpath(lex, NULL);
+    if (!real) goto missing;
+    if (!path_inside(real, root)) goto escapes;
+    if (stat(real, &st) < 0 || !S_ISREG(st.st_mode)) {
+        if (dg) diag_add(dg, SEV_WARNING, path, line, col, "image is not a file: '%s'", src);
+        goto out;
+    }
+    *name = deck_add_media(d, real);
+    if (!*name) {
+        if (dg) diag_add(dg, SEV_WARNING, path, line, col, "image cannot be read or is empty: '%s'", src);
+        goto out;
+    }
+    res = IMAGE_MEDIA;
+    goto out;
+missing:
+    if (dg) diag_add(dg, SEV_WARNING, path, line, col, "image not found: '%s'", src);
+    goto out;
+escapes:
+    if (dg) diag_add(dg, SEV_ERROR, path, line, col, "image path leaves the deck folder: '%s'", src);
+    res = IMAGE_ESCAPES;
+out:
+    free(rel);
+    free(root);
+    free(base);
+    free(lex);
+    free(real);
+    return res;
+}
+
+/* --- the renderer ------------------------------------------------------------ */
+
+struct list {
+    int ordered;
+    unsigned next;
+};
+
+struct render {
+    const struct render_ctx *rc;
+    const char *md;
+    size_t len;
+    struct buf *html;
+    struct textw tw;
+    struct diags *dg;
+
+    struct list *lists;     /* open lists, for plain-text item markers */
+    size_t nlists, caplists;
+    int in_code_block;
+    int in_html_block;
+    struct buf raw;         /* an HTML block's source, for its plain text */
+    int in_cell;            /* plain text: line breaks become spaces */
+    unsigned cell;          /* cells written in the current row */
+    int soft;               /* plain text: a soft break waits for text */
+
+    int math;               /* inside a math span: 1 inline, 2 display */
+    struct buf tex;
+
+    int img_depth;          /* > 0 inside an image's description */
+    struct buf img_src, img_title, img_alt;
+    size_t img_off;         /* where the image is, for diagnostics */
+    int img_have_off;
+
+    size_t pos;             /* offset of the last text seen */
+    int have_pos;
+    size_t *lines;          /* offsets of line starts in md, built lazily */
+    size_t nlines;
+};
+
+/* Records where in md the text at p is; md4c gives no positions, but text
+ * pointers point into the input (except for text it made up). */
+static void note_pos(struct render *r, const char *p)
+{
+    uintptr_t a = (uintptr_t)p, b = (uintptr_t)r->md;
+    if (a < b || a >= b + r->len) return;
+    r->pos = a - b;
+    r->have_pos = 1;
+    if (r->img_depth && !r->img_have_off) {
+        r->img_off = r->pos;
+        r->img_have_off = 1;
+    }
+}
+
+/* 1-based line and column (in code points) of md[off]. */
+static void position(struct render *r, size_t off, int *line, int *col)
+{
+    if (!r->lines) {
+        size_t cap = 0;
+        GROW(r->lines, 1, cap);
+        r->lines[r->nlines++] = 0;
+        for (size_t i = 0; i < r->len; i++)
+            if (r->md[i] == '\n') {
+                GROW(r->lines, r->nlines + 1, cap);
+                r->lines[r->nlines++] = i + 1;
+            }
+    }
+    size_t lo = 0, hi = r->nlines; /* last line start <= off */
+    while (hi - lo > 1) {
+        size_t mid = (lo + hi) / 2;
+        if (r->lines[mid] <= off) lo = mid; else hi = mid;
+    }
+    int base = r->rc->first_line > 0 ? r->rc->first_line : 1;
+    const char *start = r->md + r->lines[lo];
+    if (r->rc->src_base) {
+        base = 1;
+        for (const char *p = r->rc->src_base; p < r->md; p++) base += *p == '\n';
+        if (lo == 0) /* md may start in the middle of a line */
+            while (start > r->rc->src_base && start[-1] != '\n') start--;
+    }
+    *line = base + (int)lo;
+    *col = 1;
+    for (const char *p = start; p < r->md + off; p++)
+        *col += ((unsigned char)*p & 0xC0) != 0x80;
+}
+
+/* Where the image being closed starts: the "![" before its description. */
+static void image_position(struct render *r, const MD_SPAN_IMG_DETAIL *d, int *line, int *col)
+{
+    size_t off = 0;
+    uintptr_t s = (uintptr_t)d->src.text, m = (uintptr_t)r->md;
+    if (r->img_have_off) off = r->img_off;
+    else if (d->src.text && s >= m && s < m + r->len) off = s - m;
+    else if (r->have_pos) off = r->pos;
+    for (size_t i = off; i >= 2 && r->md[i - 1] != '\n'; i--)
+        if (r->md[i - 2] == '!' && r->md[i - 1] == '[') {
+            off = i - 2;
+            break;
+        }
+    position(r, off, line, col);
+}
+
+/* Plain text of inline content: a pending soft break becomes a space,
+ * except between two wide (CJK) characters. */
+static void plain_inline(struct render *r, const char *s, size_t n)
+{
+    if (!n) return;
+    if (r->soft) {
+        r->soft = 0;
+        if (!(is_wide(textw_last(&r->tw)) && is_wide(utf8_first(s, n)))) textw_space(&r->tw);
+    }
+    const char *nl;
+    while ((nl = memchr(s, '\n', n))) { /* never in inline text; be safe */
+        textw_text(&r->tw, s, (size_t)(nl - s));
+        textw_space(&r->tw);
+        n -= (size_t)(nl - s) + 1;
+        s = nl + 1;
+    }
+    textw_text(&r->tw, s, n);
+}
+
+static void plain_break(struct render *r)
+{
+    r->soft = 0;
+    if (r->in_cell) textw_space(&r->tw);
+    else textw_block(&r->tw);
+}
+
+/* --- blocks ------------------------------------------------------------------- */
+
+static void block_quote(struct render *r, int enter)
+{
+    if (enter) {
+        buf_adds(r->html, "<blockquote>");
+        textw_block(&r->tw);
+        textw_push_quote(&r->tw);
+    } else {
+        buf_adds(r->html, "</blockquote>\n");
+        textw_pop(&r->tw);
+    }
+}
+
+static void block_ul(struct render *r, int enter)
+{
+    if (enter) {
+        buf_adds(r->html, "<ul>");
+        GROW(r->lists, r->nlists + 1, r->caplists);
+        r->lists[r->nlists++] = (struct list){0, 0};
+        textw_block(&r->tw);
+    } else {
+        buf_adds(r->html, "</ul>\n");
+        r->nlists--;
+    }
+}
+
+static void block_ol(struct render *r, const MD_BLOCK_OL_DETAIL *d, int enter)
+{
+    if (enter) {
+        if (d->start == 1) buf_adds(r->html, "<ol>");
+        else buf_addf(r->html, "<ol start=\"%u\">", d->start);
+        GROW(r->lists, r->nlists + 1, r->caplists);
+        r->lists[r->nlists++] = (struct list){1, d->start};
+        textw_block(&r->tw);
+    } else {
+        buf_adds(r->html, "</ol>\n");
+        r->nlists--;
+    }
+}
+
+static void block_li(struct render *r, const MD_BLOCK_LI_DETAIL *d, int enter)
+{
+    if (!enter) {
+        buf_adds(r->html, "</li>\n");
+        textw_pop(&r->tw);
+        return;
+    }
+    int checked = d->is_task && (d->task_mark == 'x' || d->task_mark == 'X');
+    char marker[24] = "- ";
+    struct list *l = r->nlists ? &r->lists[r->nlists - 1] : NULL;
+    if (l && l->ordered) snprintf(marker, sizeof marker, "%u. ", l->next++);
+    if (d->is_task) {
+        buf_adds(r->html, checked ? "<li class=\"task\"><input type=\"checkbox\" checked disabled> "
+                                  : "<li class=\"task\"><input type=\"checkbox\" disabled> ");
+        strcat(marker, checked ? "[x] " : "[ ] ");
+    } else {
+        buf_adds(r->html, "<li>");
+    }
+    textw_block(&r->tw);
+    textw_push_item(&r->tw, marker);
+}
+
+static void block_hr(struct render *r, int enter)
+{
+    if (enter) buf_adds(r->html, "<hr>\n");
+    textw_block(&r->tw);
+}
+
+static void block_h(struct render *r, const MD_BLOCK_H_DETAIL *d, int enter)
+{
+    unsigned level = d->level >= 1 && d->level <= 6 ? d->level : 6;
+    buf_addf(r->html, enter ? "<h%u>" : "</h%u>\n", level);
+    textw_block(&r->tw);
+}
+
+static void block_code(struct render *r, const MD_BLOCK_CODE_DETAIL *d, int enter)
+{
+    textw_block(&r->tw);
+    r->in_code_block = enter;
+    if (!enter) {
+        buf_adds(r->html, "</code></pre>\n");
+        return;
+    }
+    buf_adds(r->html, "<pre><code");
+    if (d->lang.text && d->lang.size) {
+        struct buf lang = BUF_INIT;
+        attr_decode(&lang, &d->lang);
+        buf_adds(r->html, " class=\"");
+        if (!str_starts_with(lang.s, "language-")) buf_adds(r->html, "language-");
+        buf_add_html_escaped(r->html, lang.s, lang.len);
+        buf_addc(r->html, '"');
+        buf_release(&lang);
+    }
+    buf_addc(r->html, '>');
+}
+
+/* Raw HTML passes through as written (the sanitizer decides later); its
+ * plain text is html_to_text() of it. */
+static void block_html(struct render *r, int enter)
+{
+    r->in_html_block = enter;
+    if (enter) {
+        buf_reset(&r->raw);
+        return;
+    }
+    struct buf t = BUF_INIT;
+    html_to_text(r->raw.s, r->raw.len, &t);
+    textw_block(&r->tw);
+    textw_text(&r->tw, t.s, t.len);
+    textw_block(&r->tw);
+    buf_release(&t);
+}
+
+static void block_p(struct render *r, int enter)
+{
+    buf_adds(r->html, enter ? "<p>" : "</p>\n");
+    textw_block(&r->tw);
+}
+
+static void block_table_part(struct render *r, MD_BLOCKTYPE type, int enter)
+{
+    static const char *names[] = {"table", "thead", "tbody", "tr"};
+    const char *name = names[type - MD_BLOCK_TABLE];
+    buf_addf(r->html, enter ? "<%s>" : "</%s>\n", name);
+    if (type == MD_BLOCK_TR || type == MD_BLOCK_TABLE) textw_block(&r->tw);
+    r->cell = 0;
+}
+
+/* Plain text: a row is one line, its cells joined by " | ". */
+static void block_cell(struct render *r, MD_BLOCKTYPE type, const MD_BLOCK_TD_DETAIL *d, int enter)
+{
+    const char *name = type == MD_BLOCK_TH ? "th" : "td";
+    r->in_cell = enter;
+    if (!enter) {
+        buf_addf(r->html, "</%s>", name);
+        r->soft = 0;
+        return;
+    }
+    static const char *align[] = {"", " align=\"left\"", " align=\"center\"", " align=\"right\""};
+    buf_addf(r->html, "<%s%s>", name, align[d->align <= MD_ALIGN_RIGHT ? d->align : 0]);
+    if (r->cell++) {
+        textw_text(&r->tw, " |", 2);
+        textw_space(&r->tw);
+    }
+}
+
+static int on_enter_block(MD_BLOCKTYPE type, void *detail, void *u)
+{
+    struct render *r = u;
+    switch (type) {
+    case MD_BLOCK_DOC: break;
+    case MD_BLOCK_QUOTE: block_quote(r, 1); break;
+    case MD_BLOCK_UL: block_ul(r, 1); break;
+    case MD_BLOCK_OL: block_ol(r, detail, 1); break;
+    case MD_BLOCK_LI: block_li(r, detail, 1); break;
+    case MD_BLOCK_HR: block_hr(r, 1); break;
+    case MD_BLOCK_H: block_h(r, detail, 1); break;
+    case MD_BLOCK_CODE: block_code(r, detail, 1); break;
+    case MD_BLOCK_HTML: block_html(r, 1); break;
+    case MD_BLOCK_P: block_p(r, 1); break;
+    case MD_BLOCK_TABLE:
+    case MD_BLOCK_THEAD:
+    case MD_BLOCK_TBODY:
+    case MD_BLOCK_TR: block_table_part(r, type, 1); break;
+    case MD_BLOCK_TH:
+    case MD_BLOCK_TD: block_cell(r, type, detail, 1); break;
+    }
+    return 0;
+}
+
+static int on_leave_block(MD_BLOCKTYPE type, void *detail, void *u)
+{
+    struct render *r = u;
+    switch (type) {
+    case MD_BLOCK_DOC: break;
+    case MD_BLOCK_QUOTE: block_quote(r, 0); break;
+    case MD_BLOCK_UL: block_ul(r, 0); break;
+    case MD_BLOCK_OL: block_ol(r, detail, 0); break;
+    case MD_BLOCK_LI: block_li(r, detail, 0); break;
+    case MD_BLOCK_HR: block_hr(r, 0); break;
+    case MD_BLOCK_H: block_h(r, detail, 0); break;
+    case MD_BLOCK_CODE: block_code(r, detail, 0); break;
+    case MD_BLOCK_HTML: block_html(r, 0); break;
+    case MD_BLOCK_P: block_p(r, 0); break;
+    case MD_BLOCK_TABLE:
+    case MD_BLOCK_THEAD:
+    case MD_BLOCK_TBODY:
+    case MD_BLOCK_TR: block_table_part(r, type, 0); break;
+    case MD_BLOCK_TH:
+    case MD_BLOCK_TD: block_cell(r, type, detail, 0); break;
+    }
+    return 0;
+}
+
+/* --- spans -------------------------------------------------------------------- */
+
+static void span_tag(struct render *r, const char *tag, int enter)
+{
+    buf_addf(r->html, enter ? "<%s>" : "</%s>", tag);
+}
+
+static void span_a(struct render *r, const MD_SPAN_A_DETAIL *d, int enter)
+{
+    if (!enter) {
+        buf_adds(r->html, "</a>");
+        return;
+    }
+    struct buf v = BUF_INIT;
+    attr_decode(&v, &d->href);
+    buf_adds(r->html, "<a href=\"");
+    esc_url(r->html, v.s, v.len);
+    if (d->title.text) {
+        buf_reset(&v);
+        attr_decode(&v, &d->title);
+        buf_adds(r->html, "\" title=\"");
+        buf_add_html_escaped(r->html, v.s, v.len);
+    }
+    buf_adds(r->html, "\">");
+    buf_release(&v);
+}
+
+/* An image's description goes to its alt text, as plain text; the <img> is
+ * written when the image closes, once we know where it is (for messages). */
+static void span_img(struct render *r, const MD_SPAN_IMG_DETAIL *d, int enter)
+{
+    if (enter) {
+        if (r->img_depth++) return;
+        buf_reset(&r->img_src);
+        buf_reset(&r->img_title);
+        buf_reset(&r->img_alt);
+        attr_decode(&r->img_src, &d->src);
+        if (d->title.text) attr_decode(&r->img_title, &d->title);
+        r->img_have_off = 0;
+        return;
+    }
+    if (--r->img_depth) return;
+
+    const char *src = r->img_src.s, *name = NULL;
+    enum image_ref kind = IMAGE_REMOTE;
+    if (r->rc->deck) {
+        int line = 0, col = 0;
+        if (!has_scheme(src) && strncmp(src, "//", 2) != 0) image_position(r, d, &line, &col);
+        kind = image_resolve(r->rc->deck, r->rc->base_dir, src, r->rc->path, line, col, r->dg, &name);
+    }
+    if (kind != IMAGE_ESCAPES) {
+        buf_adds(r->html, "<img src=\"");
+        if (kind == IMAGE_MEDIA) esc_url(r->html, name, strlen(name));
+        else esc_url(r->html, r->img_src.s, r->img_src.len);
+        buf_adds(r->html, "\" alt=\"");
+        buf_add_html_escaped(r->html, r->img_alt.s, r->img_alt.len);
+        if (d->title.text) {
+            buf_adds(r->html, "\" title=\"");
+            buf_add_html_escaped(r->html, r->img_title.s, r->img_title.len);
+        }
+        buf_adds(r->html, "\">");
+    }
+    if (r->img_alt.len) plain_inline(r, r->img_alt.s, r->img_alt.len);
+    else plain_inline(r, "[image]", 7);
+}
+
+/* $…$ and $$…$$ become MathJax's \(…\) and \[…\]; the TeX is escaped for
+ * HTML (& < >) and otherwise untouched.  An inline span whose TeX starts or
+ * ends with white space is not math: md4c reads "costs $5 and $10" as the
+ * math "5 and ", and like pandoc we take it back as the text it was. */
+static void span_math(struct render *r, int display, int enter)
+{
+    if (enter) {
+        r->math = display ? 2 : 1;
+        buf_reset(&r->tex);
+        return;
+    }
+    r->math = 0;
+    const char *t = r->tex.s;
+    size_t n = r->tex.len;
+    int literal = !display && (!n || t[0] == ' ' || t[n - 1] == ' ');
+    const char *delim = display ? "$$" : "$";
+    struct buf plain = BUF_INIT;
+    buf_adds(&plain, delim);
+    buf_add(&plain, t, n);
+    buf_adds(&plain, delim);
+    if (r->img_depth) {
+        buf_add(&r->img_alt, plain.s, plain.len);
+    } else {
+        if (literal) {
+            esc_text(r->html, plain.s, plain.len);
+        } else {
+            buf_adds(r->html, display ? "\\[" : "\\(");
+            esc_text(r->html, t, n);
+            buf_adds(r->html, display ? "\\]" : "\\)");
+        }
+        plain_inline(r, plain.s, plain.len);
+    }
+    buf_release(&plain);
+}
+
+static int on_span(MD_SPANTYPE type, void *detail, void *u, int enter)
+{
+    struct render *r = u;
+    if (type == MD_SPAN_IMG) {
+        span_img(r, detail, enter);
+        return 0;
+    }
+    if (type == MD_SPAN_LATEXMATH || type == MD_SPAN_LATEXMATH_DISPLAY) {
+        span_math(r, type == MD_SPAN_LATEXMATH_DISPLAY, enter);
+        return 0;
+    }
+    if (r->img_depth) return 0; /* inside alt text: plain text only */
+    switch (type) {
+    case MD_SPAN_EM: span_tag(r, "em", enter); break;
+    case MD_SPAN_STRONG: span_tag(r, "strong", enter); break;
+    case MD_SPAN_CODE: span_tag(r, "code", enter); break;
+    case MD_SPAN_DEL: span_tag(r, "del", enter); break;
+    case MD_SPAN_U: span_tag(r, "u", enter); break;
+    case MD_SPAN_A: span_a(r, detail, enter); break;
+    default: break;
+    }
+    return 0;
+}
+
+static int on_enter_span(MD_SPANTYPE type, void *detail, void *u) { return on_span(type, detail, u, 1); }
+static int on_leave_span(MD_SPANTYPE type, void *detail, void *u) { return on_span(type, detail, u, 0); }
+
+/* --- text ----------------------------------------------------------------------- */
+
+/* Inline raw HTML: written as is; in plain text only <br> means something. */
+static void text_html(struct render *r, const char *s, size_t n)
+{
+    buf_add(r->html, s, n);
+    if (r->in_html_block) {
+        buf_add(&r->raw, s, n);
+        return;
+    }
+    if (n >= 3 && s[0] == '<' && (s[1] == 'b' || s[1] == 'B') && (s[2] == 'r' || s[2] == 'R') &&
+        (n == 3 || !((s[3] >= 'a' && s[3] <= 'z') || (s[3] >= 'A' && s[3] <= 'Z'))))
+        plain_break(r);
+}
+
+/* Text inside an image description: plain, for the alt attribute. */
+static void text_alt(struct render *r, MD_TEXTTYPE type, const char *s, size_t n)
+{
+    switch (type) {
+    case MD_TEXT_NULLCHAR: utf8_put(&r->img_alt, 0xFFFD); break;
+    case MD_TEXT_BR:
+    case MD_TEXT_SOFTBR: buf_addc(&r->img_alt, ' '); break;
+    case MD_TEXT_ENTITY: entity_decode(&r->img_alt, s, n); break;
+    case MD_TEXT_HTML: break;
+    default: buf_add(&r->img_alt, s, n); break;
+    }
+}
+
+static int on_text(MD_TEXTTYPE type, const MD_CHAR *s, MD_SIZE n, void *u)
+{
+    struct render *r = u;
+    note_pos(r, s);
+    if (r->math) {
+        if (type == MD_TEXT_NULLCHAR) utf8_put(&r->tex, 0xFFFD);
+        else if (type == MD_TEXT_BR || type == MD_TEXT_SOFTBR) buf_addc(&r->tex, ' ');
+        else buf_add(&r->tex, s, n);
+        return 0;
+    }
+    if (r->img_depth) {
+        text_alt(r, type, s, n);
+        return 0;
+    }
+    struct buf e = BUF_INIT;
+    switch (type) {
+    case MD_TEXT_NULLCHAR:
+        buf_adds(r->html, "\xEF\xBF\xBD");
+        plain_inline(r, "\xEF\xBF\xBD", 3);
+        break;
+    case MD_TEXT_BR:
+        buf_adds(r->html, "<br>");
+        plain_break(r);
+        break;
+    case MD_TEXT_SOFTBR:
+        buf_addc(r->html, '\n');
+        r->soft = 1;
+        break;
+    case MD_TEXT_ENTITY:
+        entity_decode(&e, s, n);
+        esc_text(r->html, e.s, e.len);
+        plain_inline(r, e.s, e.len);
+        break;
+    case MD_TEXT_HTML:
+        text_html(r, s, n);
+        break;
+    case MD_TEXT_CODE:
+        esc_text(r->html, s, n);
+        if (r->in_code_block) textw_text(&r->tw, s, n);
+        else plain_inline(r, s, n);
+        break;
+    default: /* MD_TEXT_NORMAL, and MD_TEXT_LATEXMATH outside a span */
+        esc_text(r->html, s, n);
+        plain_inline(r, s, n);
+        break;
+    }
+    buf_release(&e);
+    return 0;
+}
+
+int render_markdown(const struct render_ctx *rc, const char *md, size_t len,
+                    struct buf *html, struct buf *text, struct diags *dg)
+{
+    struct buf scratch_html = BUF_INIT, scratch_text = BUF_INIT;
+    struct render r;
+    memset(&r, 0, sizeof r);
+    if (len >= 3 && !memcmp(md, "\xEF\xBB\xBF", 3)) { /* a UTF-8 byte order mark */
+        md += 3;
+        len -= 3;
+    }
+    if (len > UINT_MAX) return -1; /* md4c sizes are unsigned */
+    r.rc = rc;
+    r.md = md;
+    r.len = len;
+    r.html = html ? html : &scratch_html;
+    r.dg = dg;
+    textw_init(&r.tw, text ? text : &scratch_text);
+
+    MD_PARSER parser = {
+        .abi_version = 0,
+        .flags = MDECK_MD_FLAGS,
+        .enter_block = on_enter_block,
+        .leave_block = on_leave_block,
+        .enter_span = on_enter_span,
+        .leave_span = on_leave_span,
+        .text = on_text,
+    };
+    int rv = md_parse(md, (MD_SIZE)len, &parser, &r);
+    textw_finish(&r.tw);
+
+    free(r.lists);
+    free(r.lines);
+    buf_release(&r.raw);
+    buf_release(&r.tex);
+    buf_release(&r.img_src);
+    buf_release(&r.img_title);
+    buf_release(&r.img_alt);
+    buf_release(&scratch_html);
+    buf_release(&scratch_text);
+    return rv ? -1 : 0;
+}

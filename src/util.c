@@ -1,0 +1,312 @@
+/* util.c - checked allocation, struct buf, file reading. */
+#include "mdeck/util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+char buf_empty_[1];
+
+static void oom(size_t n)
+{
+    fprintf(stderr, "mdeck: out of memory (allocating %zu bytes)\n", n);
+    abort();
+}
+
+void *xmalloc(size_t n)
+{
+    void *p = malloc(n ? n : 1);
+    if (!p) oom(n);
+    return p;
+}
+
+void *xcalloc(size_t n, size_t size)
+{
+    void *p = calloc(n ? n : 1, size ? size : 1);
+    if (!p) oom(n * size);
+    return p;
+}
+
+void *xrealloc(void *p, size_t n)
+{
+    void *q = realloc(p, n ? n : 1);
+    if (!q) oom(n);
+    return q;
+}
+
+char *xstrdup(const char *s) { return xstrndup(s, strlen(s)); }
+
+char *xstrndup(const char *s, size_t n)
+{
+    char *p = xmalloc(n + 1);
+    memcpy(p, s, n);
+    p[n] = '\0';
+    return p;
+}
+
+char *xasprintf(const char *fmt, ...)
+{
+    struct buf b = BUF_INIT;
+    va_list ap;
+    va_start(ap, fmt);
+    buf_vaddf(&b, fmt, ap);
+    va_end(ap);
+    return buf_detach(&b);
+}
+
+void buf_init(struct buf *b)
+{
+    b->s = buf_empty_;
+    b->len = b->cap = 0;
+}
+
+void buf_grow(struct buf *b, size_t extra)
+{
+    size_t need = b->len + extra + 1;
+    if (need <= b->cap) return;
+    size_t cap = b->cap ? b->cap : 64;
+    while (cap < need) cap *= 2;
+    char *s = b->cap ? b->s : NULL;
+    s = xrealloc(s, cap);
+    if (!b->cap) s[0] = '\0';
+    b->s = s;
+    b->cap = cap;
+}
+
+void buf_add(struct buf *b, const void *data, size_t n)
+{
+    if (!n) return;
+    buf_grow(b, n);
+    memcpy(b->s + b->len, data, n);
+    b->len += n;
+    b->s[b->len] = '\0';
+}
+
+void buf_adds(struct buf *b, const char *s) { buf_add(b, s, strlen(s)); }
+
+void buf_addc(struct buf *b, char c) { buf_add(b, &c, 1); }
+
+void buf_vaddf(struct buf *b, const char *fmt, va_list ap)
+{
+    va_list cp;
+    va_copy(cp, ap);
+    char small[256];
+    int n = vsnprintf(small, sizeof small, fmt, cp);
+    va_end(cp);
+    if (n < 0) return;
+    if ((size_t)n < sizeof small) {
+        buf_add(b, small, (size_t)n);
+        return;
+    }
+    buf_grow(b, (size_t)n);
+    vsnprintf(b->s + b->len, (size_t)n + 1, fmt, ap);
+    b->len += (size_t)n;
+}
+
+void buf_addf(struct buf *b, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    buf_vaddf(b, fmt, ap);
+    va_end(ap);
+}
+
+void buf_reset(struct buf *b) { buf_setlen(b, 0); }
+
+void buf_setlen(struct buf *b, size_t len)
+{
+    if (!b->cap) return;
+    if (len > b->len) len = b->len;
+    b->len = len;
+    b->s[len] = '\0';
+}
+
+char *buf_detach(struct buf *b)
+{
+    char *s = b->cap ? b->s : xstrdup("");
+    buf_init(b);
+    return s;
+}
+
+void buf_release(struct buf *b)
+{
+    if (b->cap) free(b->s);
+    buf_init(b);
+}
+
+/* Length of white space (ASCII, U+00A0, U+3000) ending at s[len]. */
+static size_t trailing_space(const char *s, size_t len)
+{
+    size_t n = 0;
+    for (;;) {
+        size_t l = len - n;
+        if (l >= 1 && (s[l - 1] == ' ' || s[l - 1] == '\t' || s[l - 1] == '\n' ||
+                       s[l - 1] == '\r'))
+            n += 1;
+        else if (l >= 3 && !memcmp(s + l - 3, "\xe3\x80\x80", 3))
+            n += 3;
+        else if (l >= 2 && !memcmp(s + l - 2, "\xc2\xa0", 2))
+            n += 2;
+        else
+            return n;
+    }
+}
+
+void buf_trim(struct buf *b)
+{
+    if (!b->len) return;
+    b->len -= trailing_space(b->s, b->len);
+    b->s[b->len] = '\0';
+    size_t i = 0;
+    for (;;) {
+        if (i < b->len && strchr(" \t\r\n", b->s[i]) && b->s[i])
+            i += 1;
+        else if (i + 3 <= b->len && !memcmp(b->s + i, "\xe3\x80\x80", 3))
+            i += 3;
+        else if (i + 2 <= b->len && !memcmp(b->s + i, "\xc2\xa0", 2))
+            i += 2;
+        else
+            break;
+    }
+    memmove(b->s, b->s + i, b->len - i + 1);
+    b->len -= i;
+}
+
+int read_file(const char *path, struct buf *out)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0) return -1;
+    struct stat st;
+    if (fstat(fd, &st) < 0) goto fail;
+    if (!S_ISREG(st.st_mode)) {
+        /* FIFOs and devices would block or never end: not sources. */
+        errno = S_ISDIR(st.st_mode) ? EISDIR : EINVAL;
+        goto fail;
+    }
+    if (st.st_size > 0) buf_grow(out, (size_t)st.st_size);
+    for (;;) {
+        buf_grow(out, 65536);
+        ssize_t n = read(fd, out->s + out->len, out->cap - out->len - 1);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            goto fail;
+        }
+        if (n == 0) break;
+        out->len += (size_t)n;
+    }
+    out->s[out->len] = '\0';
+    close(fd);
+    return 0;
+fail:;
+    int e = errno;
+    close(fd);
+    errno = e;
+    return -1;
+}
+
+void buf_add_html_escaped(struct buf *b, const char *s, size_t n)
+{
+    size_t start = 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *rep = NULL;
+        switch (s[i]) {
+        case '&': rep = "&amp;"; break;
+        case '<': rep = "&lt;"; break;
+        case '>': rep = "&gt;"; break;
+        case '"': rep = "&quot;"; break;
+        default: continue;
+        }
+        buf_add(b, s + start, i - start);
+        buf_adds(b, rep);
+        start = i + 1;
+    }
+    buf_add(b, s + start, n - start);
+}
+
+int64_t now_seconds(void)
+{
+    const char *e = getenv("MDECK_NOW");
+    if (e && *e) return strtoll(e, NULL, 10);
+    return (int64_t)time(NULL);
+}
+
+int64_t now_millis(void)
+{
+    const char *e = getenv("MDECK_NOW");
+    if (e && *e) return strtoll(e, NULL, 10) * 1000;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int str_starts_with(const char *s, const char *prefix)
+{
+    return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+int str_ends_with(const char *s, const char *suffix)
+{
+    size_t a = strlen(s), b = strlen(suffix);
+    return a >= b && memcmp(s + a - b, suffix, b) == 0;
+}
+
+static uint64_t fnv1a(const char *s)
+{
+    uint64_t h = 1469598103934665603ULL;
+    while (*s) {
+        h ^= (unsigned char)*s++;
+        h *= 1099511628211ULL;
+    }
+    return h;
+}
+
+void strmap_init(struct strmap *m) { memset(m, 0, sizeof *m); }
+
+void strmap_free(struct strmap *m)
+{
+    free(m->keys);
+    free(m->vals);
+    strmap_init(m);
+}
+
+static size_t strmap_slot(const struct strmap *m, const char *key)
+{
+    size_t i = fnv1a(key) & (m->cap - 1);
+    while (m->keys[i] && strcmp(m->keys[i], key)) i = (i + 1) & (m->cap - 1);
+    return i;
+}
+
+int strmap_get(const struct strmap *m, const char *key, size_t *val)
+{
+    if (!m->cap) return 0;
+    size_t i = strmap_slot(m, key);
+    if (!m->keys[i]) return 0;
+    if (val) *val = m->vals[i];
+    return 1;
+}
+
+void strmap_put(struct strmap *m, const char *key, size_t val)
+{
+    if ((m->n + 1) * 2 > m->cap) {
+        struct strmap old = *m;
+        m->cap = old.cap ? old.cap * 2 : 64;
+        m->keys = xcalloc(m->cap, sizeof *m->keys);
+        m->vals = xcalloc(m->cap, sizeof *m->vals);
+        m->n = 0;
+        for (size_t i = 0; i < old.cap; i++)
+            if (old.keys[i]) strmap_put(m, old.keys[i], old.vals[i]);
+        free(old.keys);
+        free(old.vals);
+    }
+    size_t i = strmap_slot(m, key);
+    if (!m->keys[i]) {
+        m->keys[i] = key;
+        m->n++;
+    }
+    m->vals[i] = val;
+}

@@ -1,0 +1,181 @@
+/* test_identity.c - identities survive reordering and rewording, and
+ * mdeck.lock is written only when it changes. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "mdeck/deck.h"
+#include "mdeck/diag.h"
+#include "mdeck/identity.h"
+#include "mdeck/index.h"
+
+static char dir[] = "/tmp/mdeck-identity-XXXXXX";
+
+static void write_index(const char *text)
+{
+    char *p = xasprintf("%s/index.md", dir);
+    FILE *f = fopen(p, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+    free(p);
+}
+
+/* Loads the deck, assigns ids (writing the lock), returns "key=id" lines. */
+static char *ids(int *errors)
+{
+    struct deck d;
+    struct diags dg;
+    deck_init(&d, dir);
+    diags_init(&dg);
+    assert_int_equal(index_parse(&d, &dg), 0);
+    int rc = identity_assign(&d, 1, &dg);
+    if (errors) *errors = rc < 0;
+    struct buf b = BUF_INIT;
+    for (size_t i = 0; rc == 0 && i < d.nnotes; i++)
+        buf_addf(&b, "%s=%s\n", d.notes[i].question, d.notes[i].id);
+    deck_free(&d);
+    diags_free(&dg);
+    return buf_detach(&b);
+}
+
+static const char *id_of(const char *list, const char *question)
+{
+    static char id[80];
+    char *needle = xasprintf("%s=", question);
+    const char *at = strstr(list, needle);
+    id[0] = '\0';
+    if (at) sscanf(at + strlen(needle), "%79[^\n]", id);
+    free(needle);
+    return id;
+}
+
+static int setup(void **state)
+{
+    strcpy(dir, "/tmp/mdeck-identity-XXXXXX");
+    return mkdtemp(dir) ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    char *cmd = xasprintf("rm -rf '%s'", dir);
+    int rc = system(cmd);
+    free(cmd);
+    return rc;
+}
+
+static void test_reorder_and_reword_keep_ids(void **state)
+{
+    write_index("- [What is attention?](https://a.com/attn)\n"
+                "- [Why divide by sqrt(d)?](https://a.com/scale)\n"
+                "- Explain the KV cache and why it exists\n"
+                "- [What is RoPE?](answers/rope.md)\n");
+    char *a = ids(NULL);
+    char before[4][80];
+    strcpy(before[0], id_of(a, "What is attention?"));
+    strcpy(before[1], id_of(a, "Why divide by sqrt(d)?"));
+    strcpy(before[2], id_of(a, "Explain the KV cache and why it exists"));
+    strcpy(before[3], id_of(a, "What is RoPE?"));
+    for (int i = 0; i < 4; i++) assert_true(before[i][0]);
+    /* Reordered; one reworded keeping its source, one reworded keeping its
+     * answer link, one reworded slightly with neither. */
+    write_index("- [What is RoPE, and why rotate?](answers/rope.md)\n"
+                "- Explain the KV-cache, and why does it exist?\n"
+                "- [Why do we divide by sqrt(d_k)?](https://a.com/scale)\n"
+                "- [What is attention?](https://a.com/attn)\n");
+    char *b = ids(NULL);
+    assert_string_equal(id_of(b, "What is attention?"), before[0]);
+    assert_string_equal(id_of(b, "Why do we divide by sqrt(d_k)?"), before[1]);
+    assert_string_equal(id_of(b, "Explain the KV-cache, and why does it exist?"), before[2]);
+    assert_string_equal(id_of(b, "What is RoPE, and why rotate?"), before[3]);
+    free(a);
+    free(b);
+}
+
+static void test_lock_written_only_when_changed(void **state)
+{
+    write_index("- one question\n- another question\n");
+    free(ids(NULL));
+    char *lock = xasprintf("%s/%s", dir, IDENTITY_FILE);
+    struct stat s1, s2;
+    assert_int_equal(stat(lock, &s1), 0);
+    sleep(1);
+    free(ids(NULL));
+    assert_int_equal(stat(lock, &s2), 0);
+    assert_int_equal(s1.st_ino, s2.st_ino); /* not replaced */
+    assert_int_equal(s1.st_mtime, s2.st_mtime);
+    write_index("- one question\n- another question\n- a third\n");
+    free(ids(NULL));
+    assert_int_equal(stat(lock, &s2), 0);
+    assert_int_not_equal(s1.st_ino, s2.st_ino); /* replaced by rename */
+    free(lock);
+}
+
+static void test_removed_question_keeps_its_id(void **state)
+{
+    write_index("- keep me\n- remove me for a while\n");
+    char *a = ids(NULL);
+    char old[80];
+    strcpy(old, id_of(a, "remove me for a while"));
+    write_index("- keep me\n- something brand new and different\n");
+    char *b = ids(NULL);
+    assert_string_not_equal(id_of(b, "something brand new and different"), old);
+    write_index("- keep me\n- something brand new and different\n- remove me for a while\n");
+    char *c = ids(NULL);
+    assert_string_equal(id_of(c, "remove me for a while"), old);
+    free(a);
+    free(b);
+    free(c);
+}
+
+static void test_pinned_ids(void **state)
+{
+    write_index("- first {#pinned-one}\n- second\n");
+    char *a = ids(NULL);
+    assert_string_equal(id_of(a, "first"), "pinned-one");
+    write_index("- completely different words {#pinned-one}\n- second\n");
+    char *b = ids(NULL);
+    assert_string_equal(id_of(b, "completely different words"), "pinned-one");
+    int err = 0;
+    write_index("- a {#same}\n- b {#same}\n");
+    free(ids(&err));
+    assert_int_equal(err, 1);
+    free(a);
+    free(b);
+}
+
+static void test_corrupt_lock_is_an_error(void **state)
+{
+    write_index("- q\n");
+    char *lock = xasprintf("%s/%s", dir, IDENTITY_FILE);
+    FILE *f = fopen(lock, "w");
+    fputs("{ not json", f);
+    fclose(f);
+    int err = 0;
+    free(ids(&err));
+    assert_int_equal(err, 1);
+    struct buf text = BUF_INIT;
+    read_file(lock, &text);
+    assert_string_equal(text.s, "{ not json"); /* left for the user */
+    buf_release(&text);
+    free(lock);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_reorder_and_reword_keep_ids, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lock_written_only_when_changed, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_removed_question_keeps_its_id, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pinned_ids, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_corrupt_lock_is_an_error, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

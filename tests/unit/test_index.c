@@ -1,0 +1,185 @@
+/* test_index.c - the index parser on inputs a spec file cannot hold: byte
+ * order marks, CRLF, invalid UTF-8, NUL bytes, huge files, deep nesting. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mdeck/deck.h"
+#include "mdeck/diag.h"
+#include "mdeck/index.h"
+
+struct parsed {
+    struct deck d;
+    struct diags dg;
+    int rc;
+};
+
+static void parse(struct parsed *p, const char *src, size_t len)
+{
+    deck_init(&p->d, "deck");
+    diags_init(&p->dg);
+    p->rc = index_parse_text(&p->d, "index.md", src, len, &p->dg);
+}
+
+static void done(struct parsed *p)
+{
+    deck_free(&p->d);
+    diags_free(&p->dg);
+}
+
+static void test_crlf_bom_no_final_newline(void **state)
+{
+    static const char src[] = "\xef\xbb\xbf# Deck\r\n\r\n- [One](https://a.com/1)\r\n- Two";
+    struct parsed p;
+    parse(&p, src, sizeof src - 1);
+    assert_int_equal(p.rc, 0);
+    assert_string_equal(p.d.name, "Deck");
+    assert_int_equal(p.d.nnotes, 2);
+    assert_string_equal(p.d.notes[0].question, "One");
+    assert_string_equal(p.d.notes[0].sources[0], "https://a.com/1");
+    assert_int_equal(p.d.notes[0].line, 3);
+    assert_string_equal(p.d.notes[1].question, "Two");
+    assert_int_equal(p.d.notes[1].line, 4);
+    assert_int_equal(p.dg.nerrors, 0);
+    done(&p);
+}
+
+static void test_invalid_utf8_names_line_and_column(void **state)
+{
+    static const char src[] = "# Deck\n\n- good\n- b\xff" "ad\n";
+    struct parsed p;
+    parse(&p, src, sizeof src - 1);
+    assert_int_equal(p.rc, -1);
+    assert_int_equal(p.dg.nerrors, 1);
+    assert_int_equal(p.dg.v[0].line, 4);
+    assert_int_equal(p.dg.v[0].col, 4);
+    assert_non_null(strstr(p.dg.v[0].msg, "UTF-8"));
+    done(&p);
+}
+
+static void test_nul_byte_is_an_error(void **state)
+{
+    static const char src[] = "- one\n- t\0wo\n";
+    struct parsed p;
+    parse(&p, src, sizeof src - 1);
+    assert_int_equal(p.rc, -1);
+    assert_int_equal(p.dg.v[0].line, 2);
+    assert_non_null(strstr(p.dg.v[0].msg, "NUL"));
+    done(&p);
+}
+
+static void test_empty_and_blank_files(void **state)
+{
+    struct parsed p;
+    parse(&p, "", 0);
+    assert_int_equal(p.rc, -1);
+    assert_non_null(strstr(p.dg.v[0].msg, "empty"));
+    done(&p);
+    parse(&p, " \n\r\n\t\n", 6);
+    assert_int_equal(p.rc, -1);
+    done(&p);
+}
+
+static void test_no_list_is_an_error(void **state)
+{
+    static const char src[] = "# Deck\n\nJust prose.\n";
+    struct parsed p;
+    parse(&p, src, sizeof src - 1);
+    assert_int_equal(p.rc, -1);
+    assert_non_null(strstr(p.dg.v[p.dg.n - 1].msg, "no questions"));
+    done(&p);
+}
+
+static void test_unclosed_front_matter(void **state)
+{
+    static const char src[] = "---\nname: x\n- q\n";
+    struct parsed p;
+    parse(&p, src, sizeof src - 1);
+    assert_int_equal(p.rc, -1);
+    assert_non_null(strstr(p.dg.v[0].msg, "never closed"));
+    done(&p);
+}
+
+static void test_bad_yaml_names_its_line(void **state)
+{
+    static const char src[] = "---\nname: x\ntags: [a, b\n---\n- q\n";
+    struct parsed p;
+    parse(&p, src, sizeof src - 1);
+    assert_int_equal(p.rc, -1);
+    assert_true(p.dg.v[0].line >= 3);
+    done(&p);
+}
+
+/* 10 MB: 200,000 items, every 10th a duplicate; parsing must stay linear. */
+static void test_ten_megabyte_index(void **state)
+{
+    struct buf b = BUF_INIT;
+    buf_adds(&b, "# Big\n\n");
+    size_t items = 0;
+    while (b.len < 10 * 1024 * 1024) {
+        size_t k = items % 10 == 9 ? items - 1 : items;
+        buf_addf(&b, "- [问题 number %zu with some padding text to be realistic](https://example.com/q/%zu)\n", k, items);
+        items++;
+    }
+    struct parsed p;
+    parse(&p, b.s, b.len);
+    assert_int_equal(p.rc, 0);
+    assert_int_equal(p.d.nnotes, items - items / 10);
+    assert_int_equal(p.dg.nwarnings, items / 10);
+    done(&p);
+    buf_release(&b);
+}
+
+/* Lists and quotes nested 10,000 deep: no crash, no recursion blow-up. */
+static void test_deep_nesting(void **state)
+{
+    struct buf b = BUF_INIT;
+    buf_adds(&b, "- top\n");
+    for (int i = 1; i < 10000; i++) {
+        for (int k = 0; k < i && k < 200; k++) buf_adds(&b, "  ");
+        buf_adds(&b, "- x\n");
+    }
+    for (int i = 0; i < 10000; i++) buf_addc(&b, '>');
+    buf_adds(&b, " quoted\n");
+    struct parsed p;
+    parse(&p, b.s, b.len);
+    assert_int_equal(p.rc, 0);
+    assert_string_equal(p.d.notes[0].question, "top");
+    done(&p);
+    buf_release(&b);
+}
+
+static void test_single_ten_megabyte_line(void **state)
+{
+    struct buf b = BUF_INIT;
+    buf_adds(&b, "- ");
+    while (b.len < 10 * 1024 * 1024) buf_adds(&b, "long question text ");
+    buf_adds(&b, "\n");
+    struct parsed p;
+    parse(&p, b.s, b.len);
+    assert_int_equal(p.rc, 0);
+    assert_int_equal(p.d.nnotes, 1);
+    done(&p);
+    buf_release(&b);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_crlf_bom_no_final_newline),
+        cmocka_unit_test(test_invalid_utf8_names_line_and_column),
+        cmocka_unit_test(test_nul_byte_is_an_error),
+        cmocka_unit_test(test_empty_and_blank_files),
+        cmocka_unit_test(test_no_list_is_an_error),
+        cmocka_unit_test(test_unclosed_front_matter),
+        cmocka_unit_test(test_bad_yaml_names_its_line),
+        cmocka_unit_test(test_ten_megabyte_index),
+        cmocka_unit_test(test_deep_nesting),
+        cmocka_unit_test(test_single_ten_megabyte_line),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
