@@ -111,13 +111,28 @@ int build_deck(const char *dir, const struct build_opts *o, struct build_stats *
     }
     if (rc == 0 && o->before_publish && o->before_publish(o->before_publish_arg))
         st->discarded = 1;
+    /* Two phases: every changed output is written and fsynced to its
+     * temporary first; only when all succeeded are they renamed, so a
+     * failure in any output replaces none. */
+    struct publish pub[3];
+    int ready[3] = {0};
     for (int i = 0; i < 3 && rc == 0 && !st->discarded; i++) {
         if (!paths[i]) continue;
-        int w = publish_file(paths[i], bytes[i].s, bytes[i].len, dg);
+        ready[i] = publish_prepare(&pub[i], paths[i], bytes[i].s, bytes[i].len, dg);
+        if (ready[i] < 0) rc = -1;
+        else st->produced |= order[i];
+    }
+    for (int i = 0; i < 3; i++) {
+        if (ready[i] <= 0) continue;
+        if (rc < 0) {
+            publish_abort(&pub[i]);
+            continue;
+        }
+        int w = publish_commit(&pub[i], dg);
         if (w < 0) rc = -1;
         if (w > 0) st->written |= order[i];
-        if (w >= 0) st->produced |= order[i];
     }
+    if (rc < 0) st->produced = 0;
     for (int i = 0; i < 3; i++) {
         buf_release(&bytes[i]);
         free(paths[i]);

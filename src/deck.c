@@ -85,9 +85,9 @@ void note_add_tag(struct deck *d, struct note *n, const char *tag)
         at++;
     }
     const char **tags = arena_alloc(&d->arena, (n->ntags + 1) * sizeof *tags);
-    memcpy(tags, n->tags, at * sizeof *tags);
+    if (at) memcpy(tags, n->tags, at * sizeof *tags);
     tags[at] = arena_strndup(&d->arena, c.s, c.len);
-    memcpy(tags + at + 1, n->tags + at, (n->ntags - at) * sizeof *tags);
+    if (n->ntags > at) memcpy(tags + at + 1, n->tags + at, (n->ntags - at) * sizeof *tags);
     n->tags = tags;
     n->ntags++;
     buf_release(&c);
@@ -98,7 +98,7 @@ void note_add_source(struct deck *d, struct note *n, const char *url)
     for (size_t i = 0; i < n->nsources; i++)
         if (!strcmp(n->sources[i], url)) return;
     const char **v = arena_alloc(&d->arena, (n->nsources + 1) * sizeof *v);
-    memcpy(v, n->sources, n->nsources * sizeof *v);
+    if (n->nsources) memcpy(v, n->sources, n->nsources * sizeof *v);
     v[n->nsources++] = arena_strdup(&d->arena, url);
     n->sources = v;
 }
@@ -106,7 +106,7 @@ void note_add_source(struct deck *d, struct note *n, const char *url)
 void note_add_line(struct deck *d, struct note *n, int line)
 {
     int *v = arena_alloc(&d->arena, (n->nlines + 1) * sizeof *v);
-    memcpy(v, n->lines, n->nlines * sizeof *v);
+    if (n->nlines) memcpy(v, n->lines, n->nlines * sizeof *v);
     v[n->nlines++] = line;
     n->lines = v;
 }

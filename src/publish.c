@@ -39,70 +39,103 @@ static int write_all(int fd, const char *p, size_t len)
     return 0;
 }
 
-int publish_file(const char *path, const void *data, size_t len,
-                 struct diags *dg)
+static void publish_free(struct publish *p)
 {
+    free(p->path);
+    free(p->dest);
+    free(p->tmp);
+    free(p->dir);
+    memset(p, 0, sizeof *p);
+}
+
+int publish_prepare(struct publish *p, const char *path, const void *data,
+                    size_t len, struct diags *dg)
+{
+    memset(p, 0, sizeof *p);
+    p->path = xstrdup(path);
     /* A symlinked output is replaced next to its target, keeping the link. */
     char *target = realpath(path, NULL);
-    const char *dest = target ? target : path;
-    if (same_content(dest, data, len)) {
-        free(target);
+    p->dest = target ? target : xstrdup(path);
+    if (same_content(p->dest, data, len)) {
+        publish_free(p);
         return 0;
     }
-    const char *slash = strrchr(dest, '/');
-    char *dir = slash ? xstrndup(dest, (size_t)(slash - dest) + (slash == dest))
-                      : xstrdup(".");
-    const char *base = slash ? slash + 1 : dest;
+    const char *slash = strrchr(p->dest, '/');
+    p->dir = slash ? xstrndup(p->dest, (size_t)(slash - p->dest) + (slash == p->dest))
+                   : xstrdup(".");
+    const char *base = slash ? slash + 1 : p->dest;
     /* Hidden, and not ending in .apkg/.csv: no importer or watcher takes a
      * temporary for an output. */
-    char *tmp = xasprintf("%s/.%s" TMP_TAG "XXXXXX", dir, base);
-    int rc = -1;
-    int fd = mkstemp(tmp);
+    p->tmp = xasprintf("%s/.%s" TMP_TAG "XXXXXX", p->dir, base);
+    int fd = mkstemp(p->tmp);
     if (fd < 0) {
         diag_add(dg, SEV_ERROR, path, 0, 0,
-                 "cannot create a temporary file in %s: %s", dir, strerror(errno));
-        goto out;
+                 "cannot create a temporary file in %s: %s (the previous file is kept)",
+                 p->dir, strerror(errno));
+        free(p->tmp);
+        p->tmp = NULL;
+        publish_free(p);
+        return -1;
     }
     struct stat st;
     mode_t mode;
-    if (stat(dest, &st) == 0) {
+    if (stat(p->dest, &st) == 0) {
         mode = st.st_mode & 07777;
     } else {
+        /* mkstemp makes 0600 files; an output is as readable as any file. */
         mode_t um = umask(022);
         umask(um);
         mode = 0666 & ~um;
     }
-    if (write_all(fd, data, len) < 0 || fchmod(fd, mode) < 0 || fsync(fd) < 0) {
+    /* The data must be on disk before the rename makes it visible, or a
+     * crash could leave a renamed but empty package. */
+    if (write_all(fd, data, len) < 0 || fchmod(fd, mode) < 0 || fsync(fd) < 0 ||
+        close(fd) < 0) {
+        int e = errno;
         diag_add(dg, SEV_ERROR, path, 0, 0, "cannot write %s: %s (the previous file is kept)",
-                 tmp, strerror(errno));
-        close(fd);
-        unlink(tmp);
-        goto out;
+                 p->tmp, strerror(e));
+        close(fd); /* harmless EBADF when close itself failed */
+        unlink(p->tmp);
+        publish_free(p);
+        return -1;
     }
-    if (close(fd) < 0) {
-        diag_add(dg, SEV_ERROR, path, 0, 0, "cannot write %s: %s (the previous file is kept)",
-                 tmp, strerror(errno));
-        unlink(tmp);
-        goto out;
+    return 1;
+}
+
+int publish_commit(struct publish *p, struct diags *dg)
+{
+    if (!p->tmp) return 0;
+    int rc = 1;
+    if (rename(p->tmp, p->dest) < 0) {
+        diag_add(dg, SEV_ERROR, p->path, 0, 0,
+                 "cannot replace the file: %s (the previous file is kept)", strerror(errno));
+        unlink(p->tmp);
+        rc = -1;
+    } else {
+        /* The rename is durable only once the folder itself is on disk. */
+        int dfd = open(p->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd >= 0) {
+            fsync(dfd);
+            close(dfd);
+        }
     }
-    if (rename(tmp, dest) < 0) {
-        diag_add(dg, SEV_ERROR, path, 0, 0, "cannot replace the file: %s (the previous file is kept)",
-                 strerror(errno));
-        unlink(tmp);
-        goto out;
-    }
-    /* The rename is durable only once the folder itself is on disk. */
-    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd >= 0) {
-        fsync(dfd);
-        close(dfd);
-    }
-    rc = 1;
-out:
-    free(tmp);
-    free(dir);
-    free(target);
+    publish_free(p);
     return rc;
+}
+
+void publish_abort(struct publish *p)
+{
+    if (p->tmp) unlink(p->tmp);
+    publish_free(p);
+}
+
+int publish_file(const char *path, const void *data, size_t len,
+                 struct diags *dg)
+{
+    struct publish p;
+    int rc = publish_prepare(&p, path, data, len, dg);
+    if (rc <= 0) return rc;
+    return publish_commit(&p, dg);
 }
 
 void publish_clean_stale(const char *dir)

@@ -17,6 +17,22 @@
 int publish_file(const char *path, const void *data, size_t len,
                  struct diags *dg);
 
+/* Two phases, for outputs that must change together: prepare writes and
+ * fsyncs the temporary (or notes that the bytes are unchanged); commit
+ * renames it over the target; abort removes it.  A build prepares every
+ * output first, so a failure in any of them replaces none. */
+struct publish {
+    char *path;   /* target as given (for diagnostics) */
+    char *dest;   /* where to rename: the symlink's target when it is one */
+    char *tmp;    /* prepared temporary, NULL when unchanged */
+    char *dir;
+};
+/* Returns 1 (temporary ready), 0 (unchanged, nothing to do) or -1. */
+int publish_prepare(struct publish *p, const char *path, const void *data,
+                    size_t len, struct diags *dg);
+int publish_commit(struct publish *p, struct diags *dg);
+void publish_abort(struct publish *p);
+
 /* Removes stale temporaries (".<name>.mdeck-tmp-*") left in dir by a killed
  * process. */
 void publish_clean_stale(const char *dir);
