@@ -89,6 +89,17 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* 1 when path (inside the deck) resolves to a place inside the deck folder. */
+static int inside_deck(const struct deck *d, const char *path)
+{
+    char *root = realpath(d->dir, NULL), *p = realpath(path, NULL);
+    int ok = root && p && str_starts_with(p, root) &&
+             (p[strlen(root)] == '/' || p[strlen(root)] == '\0');
+    free(root);
+    free(p);
+    return ok;
+}
+
 static void walk(struct ctx *c, const char *rel, int depth, struct seen_dir **seen,
                  size_t *nseen, size_t *capseen)
 {
@@ -116,7 +127,12 @@ static void walk(struct ctx *c, const char *rel, int depth, struct seen_dir **se
         char *r = *rel ? xasprintf("%s/%s", rel, names[i]) : xstrdup(names[i]);
         char *full = xasprintf("%s/%s", c->d->dir, r);
         struct stat ls;
-        if (lstat(full, &ls) == 0) {
+        if (lstat(full, &ls) == 0 && S_ISLNK(ls.st_mode) && answer_ext(names[i]) &&
+            !inside_deck(c->d, full)) {
+            /* A deck cloned from elsewhere must not read files outside it. */
+            diag_add(c->dg, SEV_ERROR, full, 0, 0,
+                     "symbolic link leaves the deck folder; answers must live inside %s", c->d->dir);
+        } else if (lstat(full, &ls) == 0) {
             if (S_ISDIR(ls.st_mode)) {
                 walk(c, r, depth + 1, seen, nseen, capseen); /* never via symlinks */
             } else if (answer_ext(names[i]) && !(depth == 0 && (!strcmp(names[i], "index.md") ||
@@ -138,17 +154,6 @@ static void walk(struct ctx *c, const char *rel, int depth, struct seen_dir **se
     free(names);
 out:
     free(dir);
-}
-
-/* 1 when path (inside the deck) resolves to a place inside the deck folder. */
-static int inside_deck(const struct deck *d, const char *path)
-{
-    char *root = realpath(d->dir, NULL), *p = realpath(path, NULL);
-    int ok = root && p && str_starts_with(p, root) &&
-             (p[strlen(root)] == '/' || p[strlen(root)] == '\0');
-    free(root);
-    free(p);
-    return ok;
 }
 
 /* --- reading markdown answer files ------------------------------------- */
@@ -365,38 +370,46 @@ static void set_answer(struct ctx *c, struct note *n, const char *how, const cha
     buf_release(&text);
 }
 
+/* %20 and friends, as browsers and editors write links. */
+static void percent_decode(const char *s, struct buf *out)
+{
+    for (; *s; s++) {
+        if (s[0] == '%' && s[1] && s[2] && strchr("0123456789abcdefABCDEF", s[1]) &&
+            strchr("0123456789abcdefABCDEF", s[2])) {
+            char h[3] = {s[1], s[2], 0};
+            buf_addc(out, (char)strtol(h, NULL, 16));
+            s += 2;
+        } else {
+            buf_addc(out, *s);
+        }
+    }
+}
+
 static int link_answer(struct ctx *c, struct note *n, struct choice *ch)
 {
     struct deck *d = c->d;
     const char *hash = strchr(n->link, '#');
     char *rel = hash ? xstrndup(n->link, (size_t)(hash - n->link)) : xstrdup(n->link);
-    /* %20 and friends as browsers write them */
     struct buf dec = BUF_INIT;
-    for (const char *s = rel; *s; s++) {
-        if (s[0] == '%' && s[1] && s[2] && strchr("0123456789abcdefABCDEF", s[1]) &&
-            strchr("0123456789abcdefABCDEF", s[2])) {
-            char h[3] = {s[1], s[2], 0};
-            buf_addc(&dec, (char)strtol(h, NULL, 16));
-            s += 2;
-        } else {
-            buf_addc(&dec, *s);
-        }
-    }
+    percent_decode(rel, &dec);
     free(rel);
     rel = buf_detach(&dec);
     while (str_starts_with(rel, "./")) memmove(rel, rel + 2, strlen(rel + 2) + 1);
     int rc = 0;
-    char *full = xasprintf("%s/%s", d->dir, rel);
+    char *full = rel[0] == '/' ? xstrdup(rel) : xasprintf("%s/%s", d->dir, rel);
     const char *index_path = arena_printf(&d->arena, "%s/index.md", d->dir);
     struct stat st;
-    if (strstr(rel, "..") || !inside_deck(d, full)) {
-        if (stat(full, &st) < 0) {
-            diag_add(c->dg, SEV_ERROR, index_path, n->line, n->col,
-                     "answer file '%s' not found; fix the link or create the file", n->link);
-        } else {
-            diag_add(c->dg, SEV_ERROR, index_path, n->line, n->col,
-                     "answer link '%s' leaves the deck folder; keep answers inside %s", n->link, d->dir);
-        }
+    int escapes = rel[0] == '/' || !strcmp(rel, "..") || str_starts_with(rel, "../") ||
+                  strstr(rel, "/../") || str_ends_with(rel, "/..");
+    if (!escapes && stat(full, &st) < 0) {
+        diag_add(c->dg, SEV_ERROR, index_path, n->line, n->col,
+                 "answer file '%s' not found; fix the link or create the file", n->link);
+        rc = -1;
+        goto out;
+    }
+    if (escapes || !inside_deck(d, full)) {
+        diag_add(c->dg, SEV_ERROR, index_path, n->line, n->col,
+                 "answer link '%s' leaves the deck folder; keep answers inside %s", n->link, d->dir);
         rc = -1;
         goto out;
     }
@@ -416,13 +429,15 @@ static int link_answer(struct ctx *c, struct note *n, struct choice *ch)
     ch->file = fi;
     ch->sec = (size_t)-1;
     if (hash && hash[1] && !f->is_html) {
-        struct buf key = BUF_INIT;
-        text_key(hash + 1, &key);
+        struct buf key = BUF_INIT, frag = BUF_INIT;
+        percent_decode(hash + 1, &frag);
+        text_key(frag.s, &key);
         size_t si;
         for (si = 0; si < c->nsecs; si++)
-            if (c->secs[si].file == fi && (!strcmp(c->secs[si].slug, hash + 1) || !strcmp(c->secs[si].key, key.s)))
+            if (c->secs[si].file == fi && (!strcmp(c->secs[si].slug, frag.s) || !strcmp(c->secs[si].key, key.s)))
                 break;
         buf_release(&key);
+        buf_release(&frag);
         if (si == c->nsecs) {
             diag_add(c->dg, SEV_ERROR, index_path, n->line, n->col,
                      "no heading '%s' in %s; fix the part after '#' in the link", hash + 1, f->path);
@@ -663,7 +678,10 @@ int answers_attach(struct deck *d, struct diags *dg)
             GROW(cands, ncand + 1, capcand);
             cands[ncand++] = (struct choice){"inline", (size_t)-1, (size_t)-1};
         }
-        if (!ncand) continue;
+        if (!ncand) {
+            make_cloze(&c, n); /* {{c1::...}} in the question needs no answer */
+            continue;
+        }
         if (ncand > 1) {
             struct buf a = BUF_INIT, b = BUF_INIT;
             describe(&c, &cands[0], &a);

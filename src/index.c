@@ -565,9 +565,13 @@ static void render_front(const char *s, struct buf *html, struct buf *text)
     }
 }
 
+/* A link to a local file: relative, or an absolute path (which answers.c
+ * refuses with an error, as it leaves the deck folder). URLs with a scheme
+ * or "//host" are sources. */
 static int is_relative_link(const char *href)
 {
-    if (!*href || href[0] == '#' || href[0] == '/') return 0;
+    if (!*href || href[0] == '#' || (href[0] == '/' && href[1] == '/')) return 0;
+    if (href[0] == '/') return 1;
     for (const char *c = href; *c && *c != '/' && *c != '#'; c++)
         if (*c == ':') return 0; /* has a scheme */
     return 1;

@@ -1,0 +1,339 @@
+/* test_answers.c - the answer-matching rules of docs/format.md, on real deck
+ * folders: link (file and section), heading, source URL in front matter,
+ * indented under the item; priorities, double matches, orphans, cloze,
+ * and paths that try to leave the deck. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "mdeck/build.h"
+#include "mdeck/deck.h"
+#include "mdeck/diag.h"
+
+static char dir[64];
+
+static void put(const char *rel, const char *text)
+{
+    char *p = xasprintf("%s/%s", dir, rel);
+    char *slash = strrchr(p, '/');
+    *slash = '\0';
+    char *cmd = xasprintf("mkdir -p '%s'", p);
+    assert_int_equal(system(cmd), 0);
+    *slash = '/';
+    FILE *f = fopen(p, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+    free(cmd);
+    free(p);
+}
+
+struct loaded {
+    struct deck d;
+    struct diags dg;
+    int rc;
+};
+
+static void load(struct loaded *l)
+{
+    diags_init(&l->dg);
+    struct build_opts o = {.dry_run = 1};
+    l->rc = deck_load(&l->d, dir, &o, &l->dg);
+}
+
+static void unload(struct loaded *l)
+{
+    deck_free(&l->d);
+    diags_free(&l->dg);
+}
+
+static const struct note *note(struct loaded *l, const char *q)
+{
+    for (size_t i = 0; i < l->d.nnotes; i++)
+        if (!strcmp(l->d.notes[i].question, q)) return &l->d.notes[i];
+    fail_msg("no note '%s'", q);
+    return NULL;
+}
+
+/* The first diagnostic whose message contains s, or NULL. */
+static const struct diag *diag_with(struct loaded *l, const char *s)
+{
+    for (size_t i = 0; i < l->dg.n; i++)
+        if (strstr(l->dg.v[i].msg, s)) return &l->dg.v[i];
+    return NULL;
+}
+
+static int setup(void **state)
+{
+    strcpy(dir, "/tmp/mdeck-answers-XXXXXX");
+    return mkdtemp(dir) ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    char *cmd = xasprintf("rm -rf '%s'", dir);
+    int rc = system(cmd);
+    free(cmd);
+    return rc;
+}
+
+static void test_heading_match_ignores_width_case_and_spaces(void **state)
+{
+    put("index.md", "- [Attention为什么要除以根号d？](https://a.com/1)\n- Why LayerNorm?\n");
+    put("answers/a.md", "# Notes\n\n## attention 为什么要除以根号 D?\n\nBecause of *variance*.\n\n## why layernorm\n\nIt normalises each token.\n");
+    struct loaded l;
+    load(&l);
+    assert_int_equal(l.rc, 0);
+    const struct note *n = note(&l, "Attention为什么要除以根号d？");
+    assert_string_equal(n->answer.how, "heading");
+    assert_string_equal(n->answer.path, "answers/a.md");
+    assert_int_equal(n->answer.line, 3);
+    assert_non_null(strstr(n->answer.html, "<em>variance</em>"));
+    assert_string_equal(note(&l, "Why LayerNorm?")->answer.text, "It normalises each token.");
+    assert_null(diag_with(&l, "matches no question")); /* the # title is a title */
+    unload(&l);
+}
+
+static void test_consecutive_headings_share_a_body(void **state)
+{
+    put("index.md", "- Why no Q cache?\n- Why is there a KV cache but no Q cache?\n- Other\n");
+    put("a.md", "## Why no Q cache?\n## Why is there a KV cache but no Q cache?\n\nQ is used once.\n\n## Other\n\nx\n");
+    struct loaded l;
+    load(&l);
+    assert_string_equal(note(&l, "Why no Q cache?")->answer.text, "Q is used once.");
+    assert_string_equal(note(&l, "Why is there a KV cache but no Q cache?")->answer.text, "Q is used once.");
+    unload(&l);
+}
+
+static void test_links_to_files_and_sections(void **state)
+{
+    put("index.md", "- [Whole](answers/whole.md)\n- [Section](answers/many.md#second-part)\n"
+                    "- [By text](answers/many.md#First%20part)\n- [Encoded](answers/with%20space.md)\n");
+    put("answers/whole.md", "---\ntitle: x\n---\nThe whole file.\n");
+    put("answers/many.md", "## First part\n\none\n\n## Second part\n\ntwo\n");
+    put("answers/with space.md", "spaced\n");
+    struct loaded l;
+    load(&l);
+    assert_int_equal(l.rc, 0);
+    assert_string_equal(note(&l, "Whole")->answer.text, "The whole file.");
+    assert_string_equal(note(&l, "Whole")->answer.how, "link");
+    assert_string_equal(note(&l, "Section")->answer.text, "two");
+    assert_string_equal(note(&l, "By text")->answer.text, "one");
+    assert_string_equal(note(&l, "Encoded")->answer.text, "spaced");
+    unload(&l);
+}
+
+static void test_broken_links_are_errors_naming_the_index_line(void **state)
+{
+    put("index.md", "- ok\n- [Missing](answers/nope.md)\n- [No such part](a.md#nowhere)\n");
+    put("a.md", "## Somewhere\n\nx\n");
+    struct loaded l;
+    load(&l);
+    assert_int_equal(l.rc, -1);
+    const struct diag *g = diag_with(&l, "not found");
+    assert_non_null(g);
+    assert_int_equal(g->line, 2);
+    assert_non_null(strstr(g->path, "index.md"));
+    g = diag_with(&l, "no heading 'nowhere'");
+    assert_non_null(g);
+    assert_int_equal(g->line, 3);
+    unload(&l);
+}
+
+static void test_paths_that_leave_the_deck_are_refused(void **state)
+{
+    char *outside = xasprintf("%s-outside.md", dir);
+    FILE *f = fopen(outside, "w");
+    fputs("secret\n", f);
+    fclose(f);
+    put("index.md", "- [Up](../x.md)\n- [Abs](/etc/passwd)\n");
+    struct loaded l;
+    load(&l);
+    assert_int_equal(l.rc, -1);
+    assert_int_equal(l.dg.nerrors, 2);
+    assert_non_null(diag_with(&l, "'../x.md' leaves the deck folder"));
+    assert_non_null(diag_with(&l, "'/etc/passwd' leaves the deck folder"));
+    unload(&l);
+    /* a symlinked answer file pointing outside is refused, not read */
+    put("index.md", "- secret question\n");
+    char *link = xasprintf("%s/evil.md", dir);
+    assert_int_equal(symlink(outside, link), 0);
+    load(&l);
+    assert_int_equal(l.rc, -1);
+    assert_non_null(diag_with(&l, "symbolic link leaves the deck folder"));
+    assert_null(note(&l, "secret question")->answer.html);
+    unload(&l);
+    unlink(outside);
+    free(outside);
+    free(link);
+}
+
+static void test_front_matter_source_url(void **state)
+{
+    put("index.md", "- [Saved article](https://example.com/post)\n");
+    put("saved.md", "---\nsource: https://example.com/post\n---\nFrom the article.\n");
+    struct loaded l;
+    load(&l);
+    const struct note *n = note(&l, "Saved article");
+    assert_string_equal(n->answer.how, "source-url");
+    assert_string_equal(n->answer.text, "From the article.");
+    unload(&l);
+}
+
+static void test_inline_answer_under_the_item(void **state)
+{
+    put("index.md", "- What is KV cache?\n\n  Keys and values of past tokens.\n\n  ```\n  cache\n  ```\n- Next\n");
+    struct loaded l;
+    load(&l);
+    const struct note *n = note(&l, "What is KV cache?");
+    assert_string_equal(n->answer.how, "inline");
+    assert_int_equal(n->answer.line, 3);
+    assert_non_null(strstr(n->answer.html, "<pre><code>cache\n</code></pre>"));
+    assert_null(note(&l, "Next")->answer.html);
+    unload(&l);
+}
+
+static void test_priority_and_double_matches_are_reported(void **state)
+{
+    put("index.md", "- [Q](b.md)\n\n  inline text\n");
+    put("a.md", "## Q\n\nfrom a\n");
+    put("b.md", "from the link\n");
+    put("c.md", "## Q\n\nfrom c\n");
+    struct loaded l;
+    load(&l);
+    const struct note *n = note(&l, "Q");
+    assert_string_equal(n->answer.how, "link");
+    assert_string_equal(n->answer.text, "from the link");
+    const struct diag *g = diag_with(&l, "question has 4 answers");
+    assert_non_null(g);
+    assert_int_equal(g->sev, SEV_WARNING);
+    assert_int_equal(g->line, 1);
+    assert_non_null(strstr(g->msg, "a.md:1"));
+    assert_non_null(strstr(g->msg, "c.md:1"));
+    unload(&l);
+}
+
+static void test_orphans_and_unanswered(void **state)
+{
+    put("index.md", "- answered\n- unanswered\n");
+    put("a.md", "## answered\n\nyes\n\n## a question nobody asked\n\norphan\n");
+    put("loose.md", "no heading, no link, no source\n");
+    struct loaded l;
+    load(&l);
+    assert_int_equal(l.rc, 0);
+    const struct diag *g = diag_with(&l, "'a question nobody asked' matches no question");
+    assert_non_null(g);
+    assert_int_equal(g->line, 5);
+    assert_non_null(strstr(g->path, "a.md"));
+    g = diag_with(&l, "answer file matches no question");
+    assert_non_null(g);
+    assert_non_null(strstr(g->path, "loose.md"));
+    g = diag_with(&l, "no answer yet: 'unanswered'");
+    assert_non_null(g);
+    assert_int_equal(g->sev, SEV_NOTE);
+    assert_int_equal(g->line, 2);
+    unload(&l);
+}
+
+static void test_blanks_with_a_list_of_fills_make_a_cloze(void **state)
+{
+    put("index.md", "- 填空题：ZeRO 通过________、________和________减少显存。\n- Fill ____ and ____ here\n");
+    put("a.md", "## 填空题：ZeRO 通过________、________和________减少显存。\n\n1. 优化器状态分片\n2. 梯度分片\n3. 参数分片\n\n三个阶段。\n\n"
+                "## Fill ____ and ____ here\n\n- only one\n\nx\n");
+    struct loaded l;
+    load(&l);
+    const struct note *n = note(&l, "填空题：ZeRO 通过________、________和________减少显存。");
+    assert_true(n->cloze);
+    assert_string_equal(n->cloze_html, "填空题：ZeRO 通过{{c1::优化器状态分片}}、{{c2::梯度分片}}和{{c3::参数分片}}减少显存。");
+    assert_string_equal(n->answer.html, "<p>三个阶段。</p>\n");
+    const struct note *m = note(&l, "Fill ____ and ____ here");
+    assert_false(m->cloze);
+    assert_non_null(diag_with(&l, "2 blanks but its answer starts with a list of 1 items"));
+    unload(&l);
+}
+
+static void test_cloze_markup_in_question(void **state)
+{
+    put("index.md", "- The capital of France is {{c1::Paris}}\n");
+    struct loaded l;
+    load(&l);
+    const struct note *n = note(&l, "The capital of France is {{c1::Paris}}");
+    assert_true(n->cloze);
+    assert_string_equal(n->cloze_html, "The capital of France is {{c1::Paris}}");
+    unload(&l);
+}
+
+static void test_answers_are_sanitized(void **state)
+{
+    put("index.md", "- Q\n");
+    put("a.md", "## Q\n\n<script>alert(1)</script><b onclick=\"x()\">bold</b> \n\nsee [x](javascript:alert%281%29)\n");
+    struct loaded l;
+    load(&l);
+    const char *h = note(&l, "Q")->answer.html;
+    assert_null(strstr(h, "<script"));
+    assert_null(strstr(h, "alert(1)"));
+    assert_null(strstr(h, "onclick"));
+    assert_null(strstr(h, "href=\"javascript"));
+    assert_non_null(strstr(h, ">x</a>")); /* the link text stays, the URL goes */
+    assert_non_null(strstr(h, "<b>bold</b>"));
+    unload(&l);
+}
+
+static void test_invalid_answer_file_is_an_error(void **state)
+{
+    put("index.md", "- Q\n");
+    put("a.md", "## Q\n\nbad \xff byte\n");
+    struct loaded l;
+    load(&l);
+    assert_int_equal(l.rc, -1);
+    const struct diag *g = diag_with(&l, "UTF-8");
+    assert_non_null(g);
+    assert_int_equal(g->line, 3);
+    assert_int_equal(g->col, 5);
+    unload(&l);
+}
+
+static void test_html_answer_file_by_link(void **state)
+{
+    put("index.md", "- [Saved](saved.html)\n");
+    put("saved.html", "<html><head><title>t</title><script>x()</script></head><body><nav>menu</nav>"
+                      "<article><h1>Title</h1><p>The <b>real</b> answer.</p></article><footer>f</footer></body></html>");
+    struct loaded l;
+    load(&l);
+    assert_int_equal(l.rc, 0);
+    const struct note *n = note(&l, "Saved");
+    assert_non_null(strstr(n->answer.html, "<b>real</b>"));
+    assert_null(strstr(n->answer.html, "menu"));
+    assert_null(strstr(n->answer.html, "script"));
+    assert_non_null(strstr(n->answer.text, "The real answer."));
+    unload(&l);
+}
+
+int main(void)
+{
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+    const struct CMUnitTest tests[] = {
+        T(test_heading_match_ignores_width_case_and_spaces),
+        T(test_consecutive_headings_share_a_body),
+        T(test_links_to_files_and_sections),
+        T(test_broken_links_are_errors_naming_the_index_line),
+        T(test_paths_that_leave_the_deck_are_refused),
+        T(test_front_matter_source_url),
+        T(test_inline_answer_under_the_item),
+        T(test_priority_and_double_matches_are_reported),
+        T(test_orphans_and_unanswered),
+        T(test_blanks_with_a_list_of_fills_make_a_cloze),
+        T(test_cloze_markup_in_question),
+        T(test_answers_are_sanitized),
+        T(test_invalid_answer_file_is_an_error),
+        T(test_html_answer_file_by_link),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
