@@ -18,9 +18,9 @@
 #include "mdeck/util.h"
 
 /* Seconds; the time the CSS/templates of each model last changed. */
-#define MODEL_MOD_BASIC    1795939200LL /* 2026-11-29 */
-#define MODEL_MOD_REVERSED 1795939200LL
-#define MODEL_MOD_CLOZE    1795939200LL
+#define MODEL_MOD_BASIC    1795942700LL /* 2026-11-29 08:58 UTC */
+#define MODEL_MOD_REVERSED 1795942700LL
+#define MODEL_MOD_CLOZE    1795942700LL
 
 /* A system font stack that reads well in English and Chinese on every
  * platform Anki runs on: macOS/iOS (PingFang SC), Linux/Android (Noto Sans
@@ -100,6 +100,11 @@
     "  font-size: 1em;\n"                                                      \
     "  background: none;\n"                                                    \
     "  white-space: pre;\n"                                                    \
+    "}\n"                                                                      \
+    "mjx-container[display=\"true\"] {\n"                                       \
+    "  max-width: 100%;\n"                                                     \
+    "  overflow-x: auto;\n"                                                    \
+    "  overflow-y: hidden;\n"                                                  \
     "}\n"                                                                      \
     "table {\n"                                                                \
     "  display: block;\n"                                                      \

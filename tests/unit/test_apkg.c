@@ -42,12 +42,12 @@ static const struct {
     int64_t id, mod;
     const char *fingerprint;
 } recorded[] = {
-    {MDECK_MODEL_BASIC, 1795939200,
-     "3f6be0765ea05fda88d80c153238119719775d62932a865b2996c3cb22c35c86"},
-    {MDECK_MODEL_REVERSED, 1795939200,
-     "babfa0ab50c9d1a79b1f7bd7b4b10f6d0399964db5cdca9cd7c060e7f7b1e689"},
-    {MDECK_MODEL_CLOZE, 1795939200,
-     "c7de53d8d0aee0973a5f8fc33334b519f3a6fd302cfb71326a084a2eee1d6a40"},
+    {MDECK_MODEL_BASIC, 1795942700,
+     "dc7ee01c39e6008569c020ef4713671c48b0d98c7d1aa053acf46291f54eccc0"},
+    {MDECK_MODEL_REVERSED, 1795942700,
+     "8285c8e9fc8ad8052db7f617dbbd6fa8922facc1d08788b09d9ed75a37256947"},
+    {MDECK_MODEL_CLOZE, 1795942700,
+     "2ba8c093b0f1438fdae6b5360b391828a1ae7fb0e47f0166a7580c0c0c19e554"},
 };
 
 /* A real 1x1 PNG. */
