@@ -124,7 +124,9 @@ int cmd_check(int argc, char **argv)
         if (rc < 0) status = EXIT_SOURCE;
         if (as_json) {
             if (d.name) json_array_append_new(all, deck_json(&d));
-            json_array_extend(alldiags, diags_json(&dg));
+            json_t *dj = diags_json(&dg);
+            json_array_extend(alldiags, dj);
+            json_decref(dj);
         }
         diags_sort(&dg);
         diags_print(&dg, stderr);
@@ -137,7 +139,7 @@ int cmd_check(int argc, char **argv)
     }
     if (as_json) {
         json_t *root = json_pack("{s:i, s:o, s:o}", "version", 1, "decks", all, "diagnostics", alldiags);
-        json_dumpf(root, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_ENSURE_ASCII * 0);
+        json_dumpf(root, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
         fputc('\n', stdout);
         json_decref(root);
     } else {
