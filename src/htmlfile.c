@@ -28,10 +28,10 @@
 #include "mdeck/htmlfile.h"
 
 #include <errno.h>
-#include <limits.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <libxml/HTMLparser.h>
 #include <libxml/tree.h>
@@ -84,6 +84,7 @@ static const char unseen_elements[] =
 struct totext {
     struct textw tw;
     int pre;            /* inside <pre>: white space is kept */
+    int pre_start;      /* ...and its first newline dropped, as browsers do */
     long *counters;     /* next number of each open list; -1: unordered */
     size_t nlists, cap;
 };
@@ -91,6 +92,8 @@ struct totext {
 static void text_of_node(struct totext *t, const char *s)
 {
     if (t->pre) {
+        if (t->pre_start && *s == '\n') s++;
+        t->pre_start = 0;
         textw_text(&t->tw, s, strlen(s));
         return;
     }
@@ -157,7 +160,7 @@ static int text_enter(struct totext *t, xmlNode *n)
         }
     } else if (name_in(n->name, block_elements)) {
         textw_block(&t->tw);
-        if (!strcmp(name, "pre")) t->pre++;
+        if (!strcmp(name, "pre")) t->pre_start = !t->pre++;
     }
     return 1;
 }
@@ -386,6 +389,118 @@ static void images(struct deck *d, xmlNode *root, const char *base_dir, const ch
     }
 }
 
+/* --- <img> tags in raw HTML ---------------------------------------------------- */
+
+static int is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f'; }
+
+/* One attribute of a start tag, as the HTML tokenizer reads it. */
+struct tag_attr {
+    const char *name, *value;   /* value NULL: no "=" */
+    size_t nlen, vlen;
+    const char *vbegin, *vend;  /* the value as written, quotes included */
+};
+
+/* Reads the next attribute at *p (inside a tag, after its name); returns 0
+ * at the tag's '>' or at end.  *p moves past what was read. */
+static int next_attr(const char **p, const char *end, struct tag_attr *a)
+{
+    const char *q = *p;
+    while (q < end && (is_space(*q) || *q == '/')) q++;
+    if (q >= end || *q == '>') {
+        *p = q;
+        return 0;
+    }
+    memset(a, 0, sizeof *a);
+    a->name = q;
+    while (q < end && !is_space(*q) && *q != '/' && *q != '>' && (*q != '=' || q == a->name)) q++;
+    a->nlen = (size_t)(q - a->name);
+    const char *r = q;
+    while (r < end && is_space(*r)) r++;
+    if (r < end && *r == '=') {
+        r++;
+        while (r < end && is_space(*r)) r++;
+        a->vbegin = r;
+        if (r < end && (*r == '"' || *r == '\'')) {
+            const char *close = memchr(r + 1, *r, (size_t)(end - r - 1));
+            a->value = r + 1;
+            a->vlen = close ? (size_t)(close - r - 1) : (size_t)(end - r - 1);
+            r = close ? close + 1 : end;
+        } else {
+            a->value = r;
+            while (r < end && !is_space(*r) && *r != '>') r++;
+            a->vlen = (size_t)(r - a->value);
+        }
+        a->vend = r;
+        q = r;
+    }
+    *p = q;
+    return 1;
+}
+
+static int attr_is(const struct tag_attr *a, const char *name)
+{
+    return a->nlen == strlen(name) && !strncasecmp(a->name, name, a->nlen);
+}
+
+/* The next "<img" start tag in [p, end), or NULL. */
+static const char *find_img(const char *p, const char *end)
+{
+    for (; p + 4 < end; p++)
+        if (p[0] == '<' && !strncasecmp(p + 1, "img", 3) &&
+            (is_space(p[4]) || p[4] == '/' || p[4] == '>'))
+            return p;
+    return NULL;
+}
+
+int html_tag_attr(const char *tag, size_t n, const char *name, struct buf *value)
+{
+    const char *p = tag, *end = tag + n;
+    if (p < end && *p == '<') p++;
+    while (p < end && !is_space(*p) && *p != '/' && *p != '>') p++;
+    struct tag_attr a;
+    while (next_attr(&p, end, &a))
+        if (attr_is(&a, name)) {
+            if (a.value) buf_add(value, a.value, a.vlen);
+            return 1;
+        }
+    return 0;
+}
+
+void html_rewrite_images(struct deck *d, const char *base_dir, const char *html, size_t n,
+                         const char *path, int line, int col, struct diags *dg, struct buf *out)
+{
+    const char *end = html + n, *done = html, *tag, *p = html;
+    while ((tag = find_img(p, end))) {
+        const char *q = tag + 4;
+        struct tag_attr a, src = {0};
+        while (next_attr(&q, end, &a))
+            if (!src.name && attr_is(&a, "src") && a.value) src = a;
+        p = q; /* the tag's '>' (or the end) */
+        if (!src.name) continue;
+        int tl = line, tc = col;
+        for (const char *c = html; c < tag; c++) {
+            if (*c == '\n') tl++, tc = 1;
+            else if (((unsigned char)*c & 0xC0) != 0x80) tc++;
+        }
+        char *value = xstrndup(src.value, src.vlen);
+        const char *name = NULL;
+        switch (image_resolve(d, base_dir, value, path, tl, tc, dg, &name)) {
+        case IMAGE_MEDIA:
+            buf_add(out, done, (size_t)(src.vbegin - done));
+            buf_addf(out, "\"%s\"", name);
+            done = src.vend;
+            break;
+        case IMAGE_ESCAPES:
+            buf_add(out, done, (size_t)(tag - done));
+            done = q < end ? q + 1 : end;
+            break;
+        default: break;
+        }
+        free(value);
+    }
+    buf_add(out, done, (size_t)(end - done));
+}
+
 int htmlfile_extract(struct deck *d, const char *path, const char *rel,
                      struct buf *html, struct buf *text, struct diags *dg)
 {
@@ -395,14 +510,19 @@ int htmlfile_extract(struct deck *d, const char *path, const char *rel,
         buf_release(&data);
         return -1;
     }
-    if (data.len > INT_MAX) buf_setlen(&data, INT_MAX);
-    xmlDoc *doc = htmlReadMemory(data.s, (int)data.len, NULL, NULL,
-                                 HTML_PARSE_NOERROR | HTML_PARSE_NOWARNING | HTML_PARSE_NONET);
+    int bad = 0;
+    xmlDoc *doc = html_read(data.s, data.len, NULL, &bad);
+    size_t len = data.len;
     buf_release(&data);
     if (!doc) {
+        if (len == 0) return 0; /* an empty page is an empty answer */
         if (dg) diag_add(dg, SEV_ERROR, rel, 0, 0, "cannot parse as HTML");
         return -1;
     }
+    if (bad && dg)
+        diag_add(dg, SEV_WARNING, rel, 0, 0,
+                 "bytes that are not valid %s: the text after them may be missing",
+                 doc->encoding ? (const char *)doc->encoding : "UTF-8");
     xmlNode *root = main_content(doc);
     if (root) {
         const char *slash = strrchr(path, '/');

@@ -14,9 +14,12 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 
 #include <libxml/HTMLparser.h> /* htmlEntityLookup(): named entities */
+
+#include "mdeck/htmlfile.h" /* html_rewrite_images(), html_tag_attr() */
 
 /* --- UTF-8 and escaping --------------------------------------------------- */
 
@@ -185,13 +188,22 @@ static void line_open(struct textw *w)
     w->space = 0;
 }
 
-/* Drops trailing spaces and tabs, never past the writer's start. */
+/* Drops trailing white space (space, tab, U+00A0, U+3000, and newlines
+ * when asked), never past the writer's start. */
 static void trim_end(struct textw *w, int newlines)
 {
+    const char *s = w->out->s;
     size_t n = w->out->len;
-    while (n > w->start && (w->out->s[n - 1] == ' ' || w->out->s[n - 1] == '\t' ||
-                            (newlines && w->out->s[n - 1] == '\n')))
-        n--;
+    for (;;) {
+        if (n > w->start && (s[n - 1] == ' ' || s[n - 1] == '\t' || (newlines && s[n - 1] == '\n')))
+            n--;
+        else if (n >= w->start + 2 && !memcmp(s + n - 2, "\xC2\xA0", 2))
+            n -= 2;
+        else if (n >= w->start + 3 && !memcmp(s + n - 3, "\xE3\x80\x80", 3))
+            n -= 3;
+        else
+            break;
+    }
     buf_setlen(w->out, n);
 }
 
@@ -425,7 +437,9 @@ struct render {
     size_t nlists, caplists;
     int in_code_block;
     int in_html_block;
-    struct buf raw;         /* an HTML block's source, for its plain text */
+    struct buf raw;         /* an HTML block's source, written when it ends */
+    size_t raw_off;         /* where the block starts in md */
+    int raw_have_off;
     int in_cell;            /* plain text: line breaks become spaces */
     unsigned cell;          /* cells written in the current row */
     int soft;               /* plain text: a soft break waits for text */
@@ -442,6 +456,7 @@ struct render {
     int have_pos;
     size_t *lines;          /* offsets of line starts in md, built lazily */
     size_t nlines;
+    int line0;              /* line number of md[0] */
 };
 
 /* Records where in md the text at p is; md4c gives no positions, but text
@@ -462,6 +477,11 @@ static void note_pos(struct render *r, const char *p)
 static void position(struct render *r, size_t off, int *line, int *col)
 {
     if (!r->lines) {
+        r->line0 = r->rc->first_line > 0 ? r->rc->first_line : 1;
+        if (r->rc->src_base) {
+            r->line0 = 1;
+            for (const char *p = r->rc->src_base; p < r->md; p++) r->line0 += *p == '\n';
+        }
         size_t cap = 0;
         GROW(r->lines, 1, cap);
         r->lines[r->nlines++] = 0;
@@ -476,15 +496,10 @@ static void position(struct render *r, size_t off, int *line, int *col)
         size_t mid = (lo + hi) / 2;
         if (r->lines[mid] <= off) lo = mid; else hi = mid;
     }
-    int base = r->rc->first_line > 0 ? r->rc->first_line : 1;
     const char *start = r->md + r->lines[lo];
-    if (r->rc->src_base) {
-        base = 1;
-        for (const char *p = r->rc->src_base; p < r->md; p++) base += *p == '\n';
-        if (lo == 0) /* md may start in the middle of a line */
-            while (start > r->rc->src_base && start[-1] != '\n') start--;
-    }
-    *line = base + (int)lo;
+    if (r->rc->src_base && lo == 0) /* md may start in the middle of a line */
+        while (start > r->rc->src_base && start[-1] != '\n') start--;
+    *line = r->line0 + (int)lo;
     *col = 1;
     for (const char *p = start; p < r->md + off; p++)
         *col += ((unsigned char)*p & 0xC0) != 0x80;
@@ -629,15 +644,36 @@ static void block_code(struct render *r, const MD_BLOCK_CODE_DETAIL *d, int ente
     buf_addc(r->html, '>');
 }
 
-/* Raw HTML passes through as written (the sanitizer decides later); its
+/* Raw HTML: written as it is, except that the src of an <img> in it goes
+ * through image_resolve() like a markdown image's.  off is where html
+ * starts in md (have_off 0: unknown). */
+static void raw_html(struct render *r, const char *html, size_t n, size_t off, int have_off)
+{
+    int has_img = 0;
+    for (size_t i = 0; i + 4 <= n && !has_img; i++)
+        has_img = html[i] == '<' && !strncasecmp(html + i + 1, "img", 3);
+    if (!r->rc->deck || !has_img) {
+        buf_add(r->html, html, n);
+        return;
+    }
+    int line = 0, col = 0;
+    if (have_off) position(r, off, &line, &col);
+    else if (r->have_pos) position(r, r->pos, &line, &col);
+    html_rewrite_images(r->rc->deck, r->rc->base_dir, html, n, r->rc->path, line, col, r->dg,
+                        r->html);
+}
+
+/* An HTML block is written when it ends (an <img> tag may span lines); its
  * plain text is html_to_text() of it. */
 static void block_html(struct render *r, int enter)
 {
     r->in_html_block = enter;
     if (enter) {
         buf_reset(&r->raw);
+        r->raw_have_off = 0;
         return;
     }
+    raw_html(r, r->raw.s, r->raw.len, r->raw_off, r->raw_have_off);
     struct buf t = BUF_INIT;
     html_to_text(r->raw.s, r->raw.len, &t);
     textw_block(&r->tw);
@@ -807,7 +843,7 @@ static void span_math(struct render *r, int display, int enter)
     r->math = 0;
     const char *t = r->tex.s;
     size_t n = r->tex.len;
-    int literal = !display && (!n || t[0] == ' ' || t[n - 1] == ' ');
+    int literal = !display && (!n || strchr(" \t\n", t[0]) || strchr(" \t\n", t[n - 1]));
     const char *delim = display ? "$$" : "$";
     struct buf plain = BUF_INIT;
     buf_adds(&plain, delim);
@@ -857,17 +893,34 @@ static int on_leave_span(MD_SPANTYPE type, void *detail, void *u) { return on_sp
 
 /* --- text ----------------------------------------------------------------------- */
 
-/* Inline raw HTML: written as is; in plain text only <br> means something. */
+/* Inline raw HTML (one tag per call): written as is (images aside, see
+ * raw_html); in plain text <br> breaks the line and <img> is its alt text. */
 static void text_html(struct render *r, const char *s, size_t n)
 {
-    buf_add(r->html, s, n);
+    uintptr_t a = (uintptr_t)s, b = (uintptr_t)r->md;
+    int in_md = a >= b && a < b + r->len;
     if (r->in_html_block) {
+        if (!r->raw_have_off && in_md) {
+            r->raw_off = a - b;
+            r->raw_have_off = 1;
+        }
         buf_add(&r->raw, s, n);
         return;
     }
-    if (n >= 3 && s[0] == '<' && (s[1] == 'b' || s[1] == 'B') && (s[2] == 'r' || s[2] == 'R') &&
-        (n == 3 || !((s[3] >= 'a' && s[3] <= 'z') || (s[3] >= 'A' && s[3] <= 'Z'))))
+    raw_html(r, s, n, in_md ? a - b : 0, in_md);
+    if (n < 4 || s[0] != '<') return;
+    size_t name = 1;
+    while (name < n && ((s[name] >= 'a' && s[name] <= 'z') || (s[name] >= 'A' && s[name] <= 'Z')))
+        name++;
+    if (name == 3 && !strncasecmp(s + 1, "br", 2)) {
         plain_break(r);
+    } else if (name == 4 && !strncasecmp(s + 1, "img", 3)) {
+        struct buf alt = BUF_INIT;
+        html_tag_attr(s, n, "alt", &alt);
+        if (alt.len) plain_inline(r, alt.s, alt.len);
+        else plain_inline(r, "[image]", 7);
+        buf_release(&alt);
+    }
 }
 
 /* Text inside an image description: plain, for the alt attribute. */
@@ -939,11 +992,17 @@ int render_markdown(const struct render_ctx *rc, const char *md, size_t len,
     struct buf scratch_html = BUF_INIT, scratch_text = BUF_INIT;
     struct render r;
     memset(&r, 0, sizeof r);
+    if (!md) md = "";
     if (len >= 3 && !memcmp(md, "\xEF\xBB\xBF", 3)) { /* a UTF-8 byte order mark */
         md += 3;
         len -= 3;
     }
     if (len > UINT_MAX) return -1; /* md4c sizes are unsigned */
+    buf_init(&r.raw);
+    buf_init(&r.tex);
+    buf_init(&r.img_src);
+    buf_init(&r.img_title);
+    buf_init(&r.img_alt);
     r.rc = rc;
     r.md = md;
     r.len = len;

@@ -82,15 +82,37 @@ static void utf8_clean(struct buf *out, const char *s, size_t n)
     buf_add(out, s + start, n - start);
 }
 
+/* libxml2 reports some errors (bad bytes for the declared encoding, I/O)
+ * through its global handler, which prints to stderr: a library stage must
+ * not.  This handler counts them instead, for the time of one read. */
+static void count_error(void *ctx, xmlErrorPtr e)
+{
+    int *n = ctx;
+    if (n && e && (e->domain == XML_FROM_I18N || e->domain == XML_FROM_IO)) (*n)++;
+}
+
+xmlDoc *html_read(const char *data, size_t len, const char *encoding, int *bad_bytes)
+{
+    int errors = 0;
+    if (len > INT_MAX) len = INT_MAX;
+    if (!len) return NULL;
+    xmlStructuredErrorFunc old = xmlStructuredError;
+    void *old_ctx = xmlStructuredErrorContext;
+    xmlSetStructuredErrorFunc(&errors, count_error);
+    int options = HTML_PARSE_NOERROR | HTML_PARSE_NOWARNING | HTML_PARSE_NONET;
+    if (encoding) options |= HTML_PARSE_IGNORE_ENC;
+    xmlDoc *doc = htmlReadMemory(data, (int)len, NULL, encoding, options);
+    xmlSetStructuredErrorFunc(old_ctx, old);
+    if (bad_bytes) *bad_bytes = errors;
+    return doc;
+}
+
 xmlDoc *html_parse_fragment(const char *html, size_t len)
 {
     struct buf b = BUF_INIT;
     buf_adds(&b, "<html><body>");
     utf8_clean(&b, html, len);
-    if (b.len > INT_MAX) buf_setlen(&b, INT_MAX);
-    xmlDoc *doc = htmlReadMemory(b.s, (int)b.len, NULL, "UTF-8",
-                                 HTML_PARSE_NOERROR | HTML_PARSE_NOWARNING |
-                                     HTML_PARSE_NONET | HTML_PARSE_IGNORE_ENC);
+    xmlDoc *doc = html_read(b.s, b.len, "UTF-8", NULL);
     buf_release(&b);
     return doc;
 }

@@ -20,4 +20,17 @@
 int htmlfile_extract(struct deck *d, const char *path, const char *rel,
                      struct buf *html, struct buf *text, struct diags *dg);
 
+/* Raw HTML written inside markdown may hold <img> tags (people size images
+ * with <img width>): appends html[0..n) to out with the src of each such tag
+ * passed through image_resolve() (render.h) - rewritten to the media name,
+ * kept, or the whole tag left out when it leaves the deck folder.  line and
+ * col are where html starts in path.  Everything else is copied as is. */
+void html_rewrite_images(struct deck *d, const char *base_dir, const char *html, size_t n,
+                         const char *path, int line, int col, struct diags *dg, struct buf *out);
+
+/* The value of attribute name (ASCII, lower case) in the start tag
+ * tag[0..n) ("<img src=x alt='y'>"), appended to value as written (no
+ * entity decoding).  Returns 1 when the tag has it, else 0. */
+int html_tag_attr(const char *tag, size_t n, const char *name, struct buf *value);
+
 #endif

@@ -3,8 +3,9 @@
  *
  * One pass over the markdown produces both renderings.  Math spans become
  * MathJax delimiters \( \) and \[ \] with the TeX untouched; fenced code
- * becomes <pre><code class="language-X">.  Relative images are resolved
- * against base_dir, registered as deck media and their src rewritten.
+ * becomes <pre><code class="language-X">.  Relative images (markdown ones
+ * and <img> tags in raw HTML) are resolved against base_dir, registered as
+ * deck media and their src rewritten; raw HTML otherwise passes through.
  * tests/spec/render.txt and tests/spec/text.txt state every rule with an
  * example the tests run. */
 #ifndef MDECK_RENDER_H

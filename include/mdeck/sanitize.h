@@ -22,6 +22,15 @@ int sanitize_html(const char *html, size_t len, struct buf *out);
 struct _xmlDoc;
 struct _xmlNode;
 
+/* Parses a whole HTML document with libxml2's HTML parser.  With encoding
+ * NULL the document's own declaration (<meta charset>, http-equiv, a byte
+ * order mark) decides, as in a browser.  libxml2's error output is silenced;
+ * *bad_bytes (may be NULL) receives how many encoding errors it met (text
+ * after such an error may be lost).  NULL for empty input.  Free with
+ * xmlFreeDoc(). */
+struct _xmlDoc *html_read(const char *data, size_t len, const char *encoding,
+                          int *bad_bytes);
+
 /* Parses an HTML fragment with libxml2's HTML parser as UTF-8 (invalid
  * bytes and NULs become U+FFFD; a <meta charset> inside is ignored).  The
  * fragment is parsed inside <html><body>, so leading text gets no implied
