@@ -4,7 +4,7 @@
 set -eu
 need="build-essential pkg-config libsqlite3-dev libzip-dev libxml2-dev \
 libmd4c-dev libjansson-dev libyaml-dev nettle-dev libcmocka-dev bats sqlite3 \
-python3 unzip"
+python3 unzip mandoc man-db valgrind time"
 missing=""
 for p in $need; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' \

@@ -534,6 +534,12 @@ static void remove_spans(const char *s, const char *open, const char *mid,
 
 void anki_strip_html(const char *html, struct buf *out)
 {
+    /* Without a tag, an entity or a U+00A0 there is nothing to strip: the
+     * common case for questions, and one scan instead of six passes. */
+    if (!strpbrk(html, "<&\xc2")) {
+        buf_adds(out, html);
+        return;
+    }
     struct buf a = BUF_INIT, b = BUF_INIT;
     replace_images(html, &a);
     remove_spans(a.s, "<!--", NULL, "-->", &b);

@@ -14,6 +14,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <libxml/parser.h> /* xmlInitParser(), before threads use libxml2 */
 #include <limits.h>
 #include <md4c.h>
 #include <stdlib.h>
@@ -24,6 +25,7 @@
 #include "mdeck/htmlfile.h"
 #include "mdeck/identity.h"
 #include "mdeck/index.h"
+#include "mdeck/par.h"
 #include "mdeck/render.h"
 #include "mdeck/sanitize.h"
 #include "mdeck/text.h"
@@ -41,6 +43,7 @@ struct file {
     const char **sources; /* front matter source URLs */
     size_t nsources;
     int used;
+    size_t sec_first, sec_end; /* its sections: secs[sec_first..sec_end) */
 };
 
 struct section {
@@ -61,8 +64,22 @@ struct ctx {
     size_t nfiles, capfiles;
     struct section *secs;
     size_t nsecs, capsecs;
-    struct strmap bykey;  /* key -> first section */
+    struct strmap bykey;  /* key -> first section with a body */
+    size_t *next_same;    /* section -> next one with a body and that key */
+    struct strmap byrel;  /* file rel -> index into files */
+    struct strmap bysrc;  /* front matter source URL -> first srcs entry */
+    struct srcent *srcs;  /* every (file, source) pair, in file order */
+    size_t nsrcs;
 };
+
+/* One source URL of an answer file's front matter; next: the next entry
+ * with the same URL (or NONE). */
+struct srcent {
+    size_t file;
+    size_t next;
+};
+
+#define NONE ((size_t)-1)
 
 /* --- collecting files --------------------------------------------------- */
 
@@ -89,6 +106,12 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+static int cmp_size(const void *a, const void *b)
+{
+    size_t x = *(const size_t *)a, y = *(const size_t *)b;
+    return x < y ? -1 : x > y;
+}
+
 /* 1 when path (inside the deck) resolves to a place inside the deck folder. */
 static int inside_deck(const struct deck *d, const char *path)
 {
@@ -112,7 +135,11 @@ static void walk(struct ctx *c, const char *rel, int depth, struct seen_dir **se
     GROW(*seen, *nseen + 1, *capseen);
     (*seen)[(*nseen)++] = (struct seen_dir){st.st_dev, st.st_ino};
     DIR *dp = opendir(dir);
-    if (!dp) goto out;
+    if (!dp) {
+        /* Its answers would silently go missing: an error keeps the deck. */
+        diag_add(c->dg, SEV_ERROR, dir, 0, 0, "cannot read the folder: %s", strerror(errno));
+        goto out;
+    }
     char **names = NULL;
     size_t n = 0, cap = 0;
     struct dirent *e;
@@ -122,13 +149,22 @@ static void walk(struct ctx *c, const char *rel, int depth, struct seen_dir **se
         names[n++] = xstrdup(e->d_name);
     }
     closedir(dp);
-    qsort(names, n, sizeof *names, cmp_str);
+    if (n) qsort(names, n, sizeof *names, cmp_str); /* names is NULL when empty */
     for (size_t i = 0; i < n; i++) {
         char *r = *rel ? xasprintf("%s/%s", rel, names[i]) : xstrdup(names[i]);
         char *full = xasprintf("%s/%s", c->d->dir, r);
-        struct stat ls;
-        if (lstat(full, &ls) == 0 && S_ISLNK(ls.st_mode) && answer_ext(names[i]) &&
-            !inside_deck(c->d, full)) {
+        struct stat ls, ts;
+        int have = lstat(full, &ls) == 0;
+        int is_link = have && S_ISLNK(ls.st_mode);
+        if (utf8_check(names[i], strlen(names[i]), NULL) < 0 &&
+            (answer_ext(names[i]) || (have && S_ISDIR(ls.st_mode)))) {
+            /* Such a name cannot be shown, linked or written to JSON. */
+            diag_add(c->dg, SEV_WARNING, full, 0, 0,
+                     "name is not valid UTF-8; skipped (rename it to use it)");
+        } else if (is_link && answer_ext(names[i]) && stat(full, &ts) < 0) {
+            diag_add(c->dg, SEV_ERROR, full, 0, 0, "symbolic link leads nowhere: %s",
+                     strerror(errno));
+        } else if (is_link && answer_ext(names[i]) && !inside_deck(c->d, full)) {
             /* A deck cloned from elsewhere must not read files outside it. */
             diag_add(c->dg, SEV_ERROR, full, 0, 0,
                      "symbolic link leaves the deck folder; answers must live inside %s", c->d->dir);
@@ -166,6 +202,8 @@ struct hscan {
     int depth;
     struct buf text;
     int line;
+    const char *lpos;   /* line_of_from() cache: lline is the line of lpos */
+    int lline;
 };
 
 static int line_of(const char *base, const char *p)
@@ -173,6 +211,20 @@ static int line_of(const char *base, const char *p)
     int l = 1;
     for (const char *s = base; s < p; s++) l += *s == '\n';
     return l;
+}
+
+/* line_of(h->base, p), counting on from the previous call when p is past it:
+ * headings come in file order, so a file is scanned once, not once per
+ * heading. */
+static int line_of_from(struct hscan *h, const char *p)
+{
+    if (!h->lpos || p < h->lpos) {
+        h->lpos = h->base;
+        h->lline = 1;
+    }
+    for (const char *s = h->lpos; s < p; s++) h->lline += *s == '\n';
+    h->lpos = p;
+    return h->lline;
 }
 
 static int hs_enter(MD_BLOCKTYPE type, void *detail, void *user)
@@ -237,19 +289,26 @@ static int hs_text(MD_TEXTTYPE type, const MD_CHAR *text, MD_SIZE size, void *us
 {
     struct hscan *h = user;
     if (!h->level) return 0;
-    if (!h->line) h->line = line_of(h->base, text);
+    if (!h->line) h->line = line_of_from(h, text);
     if (type == MD_TEXT_SOFTBR || type == MD_TEXT_BR) buf_addc(&h->text, ' ');
     else buf_add(&h->text, text, size);
     return 0;
 }
 
-/* Byte offset of the start of 1-based line l in s[0..len). */
-static size_t line_start(const char *s, size_t len, int l)
+/* Byte offset of the start of 1-based line l in s[0..len).  The cursor
+ * remembers where the previous call stopped: asked for lines in increasing
+ * order, it reads the file once. */
+struct line_cursor {
+    size_t off;
+    int cur;
+};
+
+static size_t line_start(struct line_cursor *lc, const char *s, size_t len, int l)
 {
-    size_t off = 0;
-    for (int cur = 1; cur < l && off < len; off++)
-        if (s[off] == '\n') cur++;
-    return off;
+    if (l < lc->cur) *lc = (struct line_cursor){0, 1};
+    for (; lc->cur < l && lc->off < len; lc->off++)
+        if (s[lc->off] == '\n') lc->cur++;
+    return lc->off;
 }
 
 static void load_markdown(struct ctx *c, size_t fi)
@@ -293,15 +352,18 @@ static void load_markdown(struct ctx *c, size_t fi)
                    .enter_span = hs_span, .leave_span = hs_span, .text = hs_text};
     md_parse(f->src.s + boff, (MD_SIZE)(f->src.len - boff), &p, &h);
     buf_release(&h.text);
+    f->sec_first = first;
+    f->sec_end = c->nsecs;
 
     /* Bodies: from the line after a heading to the next heading of level
      * <= 2; a heading with an empty body shares the next body of its level. */
+    struct line_cursor lc = {0, 1};
     for (size_t i = first; i < c->nsecs; i++) {
         struct section *s = &c->secs[i];
         if (!s->line) { s->body = s->body_end = 0; continue; }
-        size_t start = line_start(f->src.s, f->src.len, s->line + 1);
+        size_t start = line_start(&lc, f->src.s, f->src.len, s->line + 1);
         size_t end = i + 1 < c->nsecs && c->secs[i + 1].line
-                         ? line_start(f->src.s, f->src.len, c->secs[i + 1].line)
+                         ? line_start(&lc, f->src.s, f->src.len, c->secs[i + 1].line)
                          : f->src.len;
         /* a setext underline belongs to the heading */
         size_t k = start;
@@ -414,8 +476,7 @@ static int link_answer(struct ctx *c, struct note *n, struct choice *ch)
         goto out;
     }
     size_t fi;
-    for (fi = 0; fi < c->nfiles; fi++)
-        if (!strcmp(c->files[fi].rel, rel)) break;
+    if (!strmap_get(&c->byrel, rel, &fi)) fi = c->nfiles;
     if (fi == c->nfiles) {
         diag_add(c->dg, SEV_ERROR, index_path, n->line, n->col,
                  "answer link '%s' names no answer file (answers are .md, .markdown, .html or .htm files in the deck folder, not hidden)",
@@ -433,12 +494,12 @@ static int link_answer(struct ctx *c, struct note *n, struct choice *ch)
         percent_decode(hash + 1, &frag);
         text_key(frag.s, &key);
         size_t si;
-        for (si = 0; si < c->nsecs; si++)
-            if (c->secs[si].file == fi && (!strcmp(c->secs[si].slug, frag.s) || !strcmp(c->secs[si].key, key.s)))
+        for (si = f->sec_first; si < f->sec_end; si++)
+            if (!strcmp(c->secs[si].slug, frag.s) || !strcmp(c->secs[si].key, key.s))
                 break;
         buf_release(&key);
         buf_release(&frag);
-        if (si == c->nsecs) {
+        if (si == f->sec_end) {
             diag_add(c->dg, SEV_ERROR, index_path, n->line, n->col,
                      "no heading '%s' in %s; fix the part after '#' in the link", hash + 1, f->path);
             rc = -1;
@@ -452,6 +513,18 @@ out:
     return rc;
 }
 
+/* Marks what a choice uses: not an orphan.  Done before the answers are
+ * rendered, which may happen on several threads. */
+static void mark_used(struct ctx *c, const struct choice *ch)
+{
+    if (ch->file == (size_t)-1) return;
+    struct file *f = &c->files[ch->file];
+    f->used = 1;
+    if (!f->is_html && ch->sec != (size_t)-1) c->secs[ch->sec].used = 1;
+}
+
+/* Renders the chosen answer into n.  c->d and c->dg may be a worker's (see
+ * answer_range): nothing shared is written. */
 static void apply_choice(struct ctx *c, struct note *n, const struct choice *ch)
 {
     struct deck *d = c->d;
@@ -461,7 +534,6 @@ static void apply_choice(struct ctx *c, struct note *n, const struct choice *ch)
         return;
     }
     struct file *f = &c->files[ch->file];
-    f->used = 1;
     char *dir = dirname_of(f->path);
     if (f->is_html) {
         struct buf html = BUF_INIT, text = BUF_INIT;
@@ -479,8 +551,7 @@ static void apply_choice(struct ctx *c, struct note *n, const struct choice *ch)
         set_answer(c, n, ch->how, f->rel, line_of(f->src.s, f->src.s + f->body_off) ,
                    f->src.s + f->body_off, f->src.len - f->body_off, dir, f->src.s, f->path);
     } else {
-        struct section *s = &c->secs[ch->sec];
-        s->used = 1;
+        const struct section *s = &c->secs[ch->sec];
         set_answer(c, n, ch->how, f->rel, s->line, f->src.s + s->body, s->body_end - s->body,
                    dir, f->src.s, f->path);
     }
@@ -622,12 +693,113 @@ static void make_cloze(struct ctx *c, struct note *n)
     free(fills);
 }
 
+/* --- rendering, on every core ------------------------------------------ */
+
+/* Rendering, cloze and sanitizing are independent per note and most of a
+ * build's work, so par_run() spreads them over contiguous ranges of notes.
+ * A worker writes only its own notes, and allocates, registers media and
+ * records diagnostics in its own shadow of the deck; answers_attach() then
+ * merges those in note order, which gives exactly what one loop over the
+ * notes would give. */
+struct worker {
+    struct deck shadow;   /* the deck's fields, with its own arena and media */
+    struct diags dg;
+};
+
+struct work {
+    struct ctx *c;
+    const struct choice *chosen; /* per note; how == NULL: no answer found */
+    size_t *diag_end;            /* per note: end of its diagnostics in w[].dg */
+    struct worker w[PAR_MAX_WORKERS];
+};
+
+static void sanitize_fields(struct deck *d, struct note *n)
+{
+    const char **fields[] = {&n->answer.html, &n->cloze_html};
+    for (size_t k = 0; k < 2; k++) {
+        if (!*fields[k]) continue;
+        struct buf out = BUF_INIT;
+        sanitize_html(*fields[k], strlen(*fields[k]), &out);
+        *fields[k] = arena_strndup(&d->arena, out.s, out.len);
+        buf_release(&out);
+    }
+}
+
+static void answer_range(void *arg, size_t w, size_t begin, size_t end)
+{
+    struct work *wk = arg;
+    struct worker *me = &wk->w[w];
+    struct ctx c = *wk->c; /* the lookups are only read from here on */
+    c.d = &me->shadow;
+    c.dg = &me->dg;
+    for (size_t ni = begin; ni < end; ni++) {
+        struct note *n = &wk->c->d->notes[ni];
+        if (wk->chosen[ni].how) apply_choice(&c, n, &wk->chosen[ni]);
+        make_cloze(&c, n); /* {{c1::...}} in the question needs no answer */
+        /* Every field that leaves mdeck is sanitized (unless the deck opted out). */
+        if (!c.d->opt.unsafe_html) sanitize_fields(c.d, n);
+        wk->diag_end[ni] = me->dg.n;
+    }
+}
+
+static void diag_copy(struct diags *dst, const struct diag *g)
+{
+    diag_add(dst, g->sev, g->path, g->line, g->col, "%s", g->msg);
+}
+
+/* Renders every note's chosen answer.  pre holds the diagnostics the
+ * matching recorded, note ni's ending at pre_end[ni]; they go to dg
+ * interleaved with the rendering's, note by note. */
+static void render_answers(struct ctx *c, const struct choice *chosen,
+                           const struct diags *pre, const size_t *pre_end)
+{
+    struct deck *d = c->d;
+    size_t n = d->nnotes, workers = par_workers(n, 64);
+    struct work wk = {.c = c, .chosen = chosen};
+    wk.diag_end = xcalloc(n ? n : 1, sizeof *wk.diag_end);
+    for (size_t w = 0; w < workers; w++) {
+        struct deck *s = &wk.w[w].shadow;
+        *s = *d;
+        arena_init(&s->arena);
+        s->media = NULL;
+        s->nmedia = s->capmedia = 0;
+        diags_init(&wk.w[w].dg);
+    }
+    if (workers > 1) xmlInitParser();
+    par_run(n, workers, answer_range, &wk);
+
+    size_t at = 0;
+    for (size_t w = 0; w < workers; w++) {
+        struct worker *me = &wk.w[w];
+        size_t from = 0;
+        for (size_t ni = n * w / workers; ni < n * (w + 1) / workers; ni++) {
+            for (; at < pre_end[ni]; at++) diag_copy(c->dg, &pre->v[at]);
+            for (; from < wk.diag_end[ni]; from++) diag_copy(c->dg, &me->dg.v[from]);
+        }
+        /* media in first-use order, as deck_add_media() keeps them */
+        for (size_t m = 0; m < me->shadow.nmedia; m++) {
+            const struct media *x = &me->shadow.media[m];
+            size_t k = 0;
+            while (k < d->nmedia && strcmp(d->media[k].name, x->name)) k++;
+            if (k < d->nmedia) continue;
+            GROW(d->media, d->nmedia + 1, d->capmedia);
+            d->media[d->nmedia++] = *x;
+        }
+        free(me->shadow.media);
+        arena_adopt(&d->arena, &me->shadow.arena);
+        diags_free(&me->dg);
+    }
+    free(wk.diag_end);
+}
+
 /* --- the stage ---------------------------------------------------------- */
 
 int answers_attach(struct deck *d, struct diags *dg)
 {
     struct ctx c = {.d = d, .dg = dg};
     strmap_init(&c.bykey);
+    strmap_init(&c.byrel);
+    strmap_init(&c.bysrc);
     size_t errors_before = dg->nerrors;
     struct seen_dir *seen = NULL;
     size_t nseen = 0, capseen = 0;
@@ -638,18 +810,45 @@ int answers_attach(struct deck *d, struct diags *dg)
         struct file *f = &c.files[i];
         if (f->is_html) { f->loaded = 1; continue; }
         if (read_file(f->path, &f->src) < 0) {
-            diag_add(dg, SEV_ERROR, f->path, 0, 0, "cannot read answer file: %s", strerror(errno));
+            diag_add(dg, SEV_ERROR, f->path, 0, 0, "cannot read answer file: %s", read_file_error(errno));
             continue;
         }
         load_markdown(&c, i);
     }
-    for (size_t i = 0; i < c.nsecs; i++)
-        if (c.secs[i].body_end > c.secs[i].body && !strmap_get(&c.bykey, c.secs[i].key, NULL))
-            strmap_put(&c.bykey, c.secs[i].key, i);
+    /* Lookups by key, by file and by source URL, so that matching costs
+     * the same per note however large the deck is.  Chains run in section
+     * (and file) order: the order the candidates are reported in. */
+    c.next_same = xmalloc((c.nsecs ? c.nsecs : 1) * sizeof *c.next_same);
+    for (size_t i = c.nsecs; i-- > 0;) {
+        size_t at;
+        if (c.secs[i].body_end <= c.secs[i].body) continue;
+        c.next_same[i] = strmap_get(&c.bykey, c.secs[i].key, &at) ? at : NONE;
+        strmap_put(&c.bykey, c.secs[i].key, i);
+    }
+    for (size_t i = 0; i < c.nfiles; i++) {
+        if (!strmap_get(&c.byrel, c.files[i].rel, NULL)) strmap_put(&c.byrel, c.files[i].rel, i);
+        c.nsrcs += c.files[i].nsources;
+    }
+    c.srcs = xmalloc((c.nsrcs ? c.nsrcs : 1) * sizeof *c.srcs);
+    for (size_t i = c.nfiles, e = c.nsrcs; i-- > 0;)
+        for (size_t k = c.files[i].nsources; k-- > 0;) {
+            size_t at;
+            const char *url = c.files[i].sources[k];
+            c.srcs[--e] = (struct srcent){i, strmap_get(&c.bysrc, url, &at) ? at : NONE};
+            strmap_put(&c.bysrc, url, e);
+        }
+    size_t *hits = NULL, nhits = 0, caphits = 0;
 
     const char *index_path = arena_printf(&d->arena, "%s/index.md", d->dir);
     struct choice *cands = NULL;
     size_t ncand = 0, capcand = 0;
+    /* Matching first (its diagnostics into pre, note by note), then the
+     * rendering of every chosen answer (render_answers). */
+    struct choice *chosen = xcalloc(d->nnotes ? d->nnotes : 1, sizeof *chosen);
+    size_t *pre_end = xcalloc(d->nnotes ? d->nnotes : 1, sizeof *pre_end);
+    struct diags pre;
+    diags_init(&pre);
+    c.dg = &pre;
     for (size_t ni = 0; ni < d->nnotes; ni++) {
         struct note *n = &d->notes[ni];
         ncand = 0;
@@ -658,28 +857,38 @@ int answers_attach(struct deck *d, struct diags *dg)
             GROW(cands, ncand + 1, capcand);
             cands[ncand++] = ch;
         }
-        for (size_t si = 0; si < c.nsecs; si++) {
+        size_t si;
+        if (!strmap_get(&c.bykey, n->key, &si)) si = NONE;
+        for (; si != NONE; si = c.next_same[si]) {
             struct section *s = &c.secs[si];
-            if (s->body_end > s->body && !strcmp(s->key, n->key)) {
-                GROW(cands, ncand + 1, capcand);
-                cands[ncand++] = (struct choice){"heading", s->file, si};
-                s->used = 1; /* matched: not an orphan, even when not chosen */
+            GROW(cands, ncand + 1, capcand);
+            cands[ncand++] = (struct choice){"heading", s->file, si};
+            s->used = 1; /* matched: not an orphan, even when not chosen */
+        }
+        /* Every (file, source) pair naming one of the note's sources, in
+         * file order (a note's sources are distinct, so each pair once). */
+        nhits = 0;
+        for (size_t m = 0; m < n->nsources; m++) {
+            size_t e;
+            if (!strmap_get(&c.bysrc, n->sources[m], &e)) continue;
+            for (; e != NONE; e = c.srcs[e].next) {
+                GROW(hits, nhits + 1, caphits);
+                hits[nhits++] = e;
             }
         }
-        for (size_t fi = 0; fi < c.nfiles; fi++)
-            for (size_t k = 0; k < c.files[fi].nsources; k++)
-                for (size_t m = 0; m < n->nsources; m++)
-                    if (!strcmp(c.files[fi].sources[k], n->sources[m])) {
-                        GROW(cands, ncand + 1, capcand);
-                        cands[ncand++] = (struct choice){"source-url", fi, (size_t)-1};
-                        c.files[fi].used = 1;
-                    }
+        if (nhits > 1) qsort(hits, nhits, sizeof *hits, cmp_size);
+        for (size_t h = 0; h < nhits; h++) {
+            size_t fi = c.srcs[hits[h]].file;
+            GROW(cands, ncand + 1, capcand);
+            cands[ncand++] = (struct choice){"source-url", fi, (size_t)-1};
+            c.files[fi].used = 1;
+        }
         if (n->inline_md) {
             GROW(cands, ncand + 1, capcand);
             cands[ncand++] = (struct choice){"inline", (size_t)-1, (size_t)-1};
         }
         if (!ncand) {
-            make_cloze(&c, n); /* {{c1::...}} in the question needs no answer */
+            pre_end[ni] = pre.n;
             continue;
         }
         if (ncand > 1) {
@@ -689,25 +898,33 @@ int answers_attach(struct deck *d, struct diags *dg)
                 if (k > 1) buf_adds(&b, ", ");
                 describe(&c, &cands[k], &b);
             }
-            diag_add(dg, SEV_WARNING, index_path, n->line, n->col,
+            diag_add(&pre, SEV_WARNING, index_path, n->line, n->col,
                      "question has %zu answers; using %s, not %s (remove or rename the others)",
                      ncand, a.s, b.s);
             buf_release(&a);
             buf_release(&b);
         }
-        apply_choice(&c, n, &cands[0]);
-        make_cloze(&c, n);
+        chosen[ni] = cands[0];
+        mark_used(&c, &cands[0]);
+        pre_end[ni] = pre.n;
     }
     free(cands);
+    free(hits);
+    c.dg = dg;
+    render_answers(&c, chosen, &pre, pre_end);
+    free(chosen);
+    free(pre_end);
+    diags_free(&pre);
 
     /* Orphans: sections that answer nothing.  A # title above ## sections is
      * a file title, not an answer. */
     for (size_t si = 0; si < c.nsecs; si++) {
         struct section *s = &c.secs[si];
-        if (s->used || !c.files[s->file].loaded) continue;
+        const struct file *sf = &c.files[s->file];
+        if (s->used || !sf->loaded) continue;
         int has_h2 = 0;
-        for (size_t k = 0; k < c.nsecs; k++)
-            if (c.secs[k].file == s->file && c.secs[k].level == 2) has_h2 = 1;
+        for (size_t k = sf->sec_first; k < sf->sec_end && !has_h2; k++)
+            if (c.secs[k].level == 2) has_h2 = 1;
         if (s->level == 1 && has_h2) continue;
         if (s->body_end <= s->body) continue;
         diag_add(dg, SEV_WARNING, c.files[s->file].path, s->line, 1,
@@ -716,8 +933,7 @@ int answers_attach(struct deck *d, struct diags *dg)
     }
     for (size_t fi = 0; fi < c.nfiles; fi++) {
         struct file *f = &c.files[fi];
-        int any = 0;
-        for (size_t si = 0; si < c.nsecs; si++) any |= c.secs[si].file == fi;
+        int any = f->sec_end > f->sec_first;
         if (f->loaded && !f->used && !any)
             diag_add(dg, SEV_WARNING, f->path, 0, 0,
                      "answer file matches no question; link it from the index, give it a heading that is the question, or a 'source:' front matter naming the question's URL");
@@ -727,19 +943,6 @@ int answers_attach(struct deck *d, struct diags *dg)
             diag_add(dg, SEV_NOTE, index_path, d->notes[ni].line, d->notes[ni].col,
                      "question has no answer yet: '%s'", d->notes[ni].question);
 
-    /* Every field that leaves mdeck is sanitized (unless the deck opted out). */
-    for (size_t ni = 0; ni < d->nnotes; ni++) {
-        struct note *n = &d->notes[ni];
-        if (d->opt.unsafe_html) break;
-        const char **fields[] = {&n->answer.html, &n->cloze_html};
-        for (size_t k = 0; k < 2; k++) {
-            if (!*fields[k]) continue;
-            struct buf out = BUF_INIT;
-            sanitize_html(*fields[k], strlen(*fields[k]), &out);
-            *fields[k] = arena_strndup(&d->arena, out.s, out.len);
-            buf_release(&out);
-        }
-    }
     if (d->opt.unsafe_html)
         diag_add(dg, SEV_WARNING, index_path, d->opt.fm_line, 1,
                  "'sanitize: false': answers go into the deck unsanitized; scripts in them will run in Anki");
@@ -756,6 +959,10 @@ int answers_attach(struct deck *d, struct diags *dg)
     }
     free(c.files);
     free(c.secs);
+    free(c.next_same);
+    free(c.srcs);
     strmap_free(&c.bykey);
+    strmap_free(&c.byrel);
+    strmap_free(&c.bysrc);
     return dg->nerrors > errors_before ? -1 : 0;
 }

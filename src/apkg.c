@@ -195,11 +195,15 @@ static size_t add_deck(struct pkg *p, const char *name)
  * equal flds in the previous-package comparison). */
 static void add_field(struct buf *flds, const char *s)
 {
-    for (; s && *s; s++) {
+    if (!s) return;
+    const char *run = s; /* copied in runs: this sees every byte of a deck */
+    for (; *s; s++) {
         unsigned char c = (unsigned char)*s;
-        if ((c < 0x20 && c != '\n' && c != '\t') || c == 0x7f) continue;
-        buf_addc(flds, (char)c);
+        if (!((c < 0x20 && c != '\n' && c != '\t') || c == 0x7f)) continue;
+        buf_add(flds, run, (size_t)(s - run));
+        run = s + 1;
     }
+    buf_add(flds, run, (size_t)(s - run));
 }
 
 /* Tags as Anki stores them: " a b ", sorted, unique, no spaces or quotes. */
@@ -707,7 +711,11 @@ static int insert_rows(sqlite3 *db, const struct pkg *p, int64_t maxmod,
         /* Bound as text: the column's integer affinity turns numeric sort
          * fields into numbers, which is what Anki does too. */
         sqlite3_bind_text(note, 7, sfld.s, (int)sfld.len, SQLITE_STATIC);
-        sqlite3_bind_int64(note, 8, anki_csum(pn->first));
+        /* anki_csum(pn->first), without stripping the field again */
+        uint8_t h[20];
+        sha1(sfld.s, sfld.len, h);
+        sqlite3_bind_int64(note, 8, (uint32_t)h[0] << 24 | (uint32_t)h[1] << 16 |
+                                        (uint32_t)h[2] << 8 | h[3]);
         if (sqlite3_step(note) != SQLITE_DONE) {
             free(card_ids.v);
             buf_release(&sfld);

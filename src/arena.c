@@ -53,6 +53,21 @@ void *arena_alloc(struct arena *a, size_t n)
     return p;
 }
 
+void arena_adopt(struct arena *a, struct arena *from)
+{
+    if (!from->head) return;
+    struct arena_chunk *tail = from->head;
+    while (tail->next) tail = tail->next;
+    /* behind a's current chunk, which keeps serving allocations */
+    if (a->head) {
+        tail->next = a->head->next;
+        a->head->next = from->head;
+    } else {
+        a->head = from->head;
+    }
+    from->head = NULL;
+}
+
 char *arena_strndup(struct arena *a, const char *s, size_t n)
 {
     char *p = arena_alloc(a, n + 1);

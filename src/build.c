@@ -28,6 +28,8 @@ int deck_load(struct deck *d, const char *dir, const struct build_opts *o,
     }
     if (index_parse(d, dg) < 0) return -1;
     int rc = 0;
+    /* mdeck.lock is published in the deck folder: a killed run's temporary */
+    if (o && o->write_lock && !o->dry_run) publish_clean_stale(dir);
     if (identity_assign(d, o && o->write_lock && !o->dry_run, dg) < 0) rc = -1;
     if (answers_attach(d, dg) < 0) rc = -1;
     return rc;
@@ -88,6 +90,7 @@ int build_deck(const char *dir, const struct build_opts *o, struct build_stats *
     for (size_t i = 0; i < d.nnotes; i++) st->unanswered += !d.notes[i].answer.html;
     if (o->dry_run) goto out;
     if (make_dirs(o->outdir, dg) < 0) { rc = -1; goto out; }
+    publish_clean_stale(o->outdir); /* temporaries of a killed run */
 
     /* Every output is made in memory first: a failure in any of them leaves
      * every previous file as it was. */

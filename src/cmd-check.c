@@ -35,7 +35,7 @@ static void report_similar(const struct deck *d, struct diags *dg)
 static json_t *strings(const char *const *v, size_t n)
 {
     json_t *a = json_array();
-    for (size_t i = 0; i < n; i++) json_array_append_new(a, json_string(v[i]));
+    for (size_t i = 0; i < n; i++) json_array_append_new(a, json_text(v[i]));
     return a;
 }
 
@@ -48,34 +48,38 @@ static json_t *deck_json(const struct deck *d)
         for (size_t l = 0; l < n->nlines; l++) json_array_append_new(lines, json_integer(n->lines[l]));
         char guid[12];
         note_guid(d, n, guid);
-        json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:o, s:b}",
-                              "id", n->id, "guid", guid, "question", n->question,
-                              "front_html", n->front_html, "deck", n->deck,
+        /* json_text: names from the file system or the command line may
+         * hold any bytes; the JSON must stay valid (and complete). */
+        json_t *o = json_pack("{s:o, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:b}",
+                              "id", json_text(n->id), "guid", guid,
+                              "question", json_text(n->question),
+                              "front_html", json_text(n->front_html), "deck", json_text(n->deck),
                               "tags", strings(n->tags, n->ntags),
                               "sources", strings(n->sources, n->nsources),
                               "lines", lines, "cloze", n->cloze);
-        json_object_set_new(o, "answer_link", n->link ? json_string(n->link) : json_null());
-        json_object_set_new(o, "pinned_id", n->pinned ? json_string(n->pinned) : json_null());
+        json_object_set_new(o, "answer_link", json_text(n->link));
+        json_object_set_new(o, "pinned_id", json_text(n->pinned));
         if (n->answer.html) {
-            json_object_set_new(o, "answer", json_pack("{s:s, s:s, s:i, s:s, s:s}",
-                                                       "how", n->answer.how, "path", n->answer.path,
-                                                       "line", n->answer.line, "html", n->answer.html,
-                                                       "text", n->answer.text ? n->answer.text : ""));
+            json_object_set_new(o, "answer", json_pack("{s:s, s:o, s:i, s:o, s:o}",
+                                                       "how", n->answer.how, "path", json_text(n->answer.path),
+                                                       "line", n->answer.line, "html", json_text(n->answer.html),
+                                                       "text", json_text(n->answer.text ? n->answer.text : "")));
         } else {
             json_object_set_new(o, "answer", json_null());
         }
-        if (n->cloze) json_object_set_new(o, "cloze_html", json_string(n->cloze_html));
+        if (n->cloze) json_object_set_new(o, "cloze_html", json_text(n->cloze_html));
         json_array_append_new(notes, o);
     }
     json_t *subdecks = json_array();
     for (size_t i = 0; i < d->ndecks; i++)
-        if (strcmp(d->decks[i], d->name)) json_array_append_new(subdecks, json_string(d->decks[i]));
+        if (strcmp(d->decks[i], d->name)) json_array_append_new(subdecks, json_text(d->decks[i]));
     json_t *media = json_array();
     for (size_t i = 0; i < d->nmedia; i++)
-        json_array_append_new(media, json_pack("{s:s, s:s}", "name", d->media[i].name, "path", d->media[i].path));
-    return json_pack("{s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:o}",
-                     "folder", d->dir, "slug", d->slug, "name", d->name,
-                     "description", d->desc_html ? json_string(d->desc_html) : json_null(),
+        json_array_append_new(media, json_pack("{s:o, s:o}", "name", json_text(d->media[i].name),
+                                               "path", json_text(d->media[i].path)));
+    return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
+                     "folder", json_text(d->dir), "slug", json_text(d->slug), "name", json_text(d->name),
+                     "description", json_text(d->desc_html),
                      "tags", strings(d->opt.tags, d->opt.ntags),
                      "subdecks", subdecks, "notes", notes, "media", media);
 }
@@ -85,9 +89,9 @@ static json_t *diags_json(const struct diags *dg)
     json_t *a = json_array();
     for (size_t i = 0; i < dg->n; i++) {
         const struct diag *g = &dg->v[i];
-        json_array_append_new(a, json_pack("{s:s, s:s?, s:i, s:i, s:s}", "severity", severity_name(g->sev),
-                                           "path", g->path, "line", g->line, "column", g->col,
-                                           "message", g->msg));
+        json_array_append_new(a, json_pack("{s:s, s:o, s:i, s:i, s:o}", "severity", severity_name(g->sev),
+                                           "path", json_text(g->path), "line", g->line, "column", g->col,
+                                           "message", json_text(g->msg)));
     }
     return a;
 }

@@ -156,7 +156,10 @@ static json_t *tag_list(const char *tags)
         while (*s == ' ') s++;
         size_t n = strcspn(s, " ");
         if (!n) break;
-        json_array_append_new(a, json_stringn(s, n));
+        struct buf t = BUF_INIT; /* a hostile package's bytes: keep the JSON valid */
+        utf8_repair(s, n, &t);
+        json_array_append_new(a, json_stringn(t.s, t.len));
+        buf_release(&t);
         s += n;
     }
     return a;
@@ -197,21 +200,21 @@ static int print_json(const char *path, struct view *v)
         struct buf first = BUF_INIT;
         short_text(no->flds, (size_t)-1, &first);
         json_array_append_new(
-            notes, json_pack("{s:I, s:s, s:s, s:s, s:I, s:o, s:s, s:I}", "id",
-                             (json_int_t)no->id, "guid", no->guid, "deck",
-                             name_of(v->decks, did, "?"), "note_type",
-                             name_of(v->models, no->mid, "?"), "mod",
+            notes, json_pack("{s:I, s:o, s:o, s:o, s:I, s:o, s:o, s:I}", "id",
+                             (json_int_t)no->id, "guid", json_text(no->guid), "deck",
+                             json_text(name_of(v->decks, did, "?")), "note_type",
+                             json_text(name_of(v->models, no->mid, "?")), "mod",
                              (json_int_t)no->mod, "tags", tag_list(no->tags),
-                             "first_field", first.s, "cards", (json_int_t)nc));
+                             "first_field", json_text(first.s), "cards", (json_int_t)nc));
         buf_release(&first);
     }
     for (size_t i = 0; i < info->nmedia; i++)
-        json_array_append_new(media, json_pack("{s:s, s:s, s:I, s:b}", "key",
-                                               info->media_keys[i], "name",
-                                               info->media_names[i], "size",
+        json_array_append_new(media, json_pack("{s:o, s:o, s:I, s:b}", "key",
+                                               json_text(info->media_keys[i]), "name",
+                                               json_text(info->media_names[i]), "size",
                                                (json_int_t)info->media_sizes[i],
                                                "present", info->media_present[i]));
-    json_t *root = json_pack("{s:s, s:s, s:i, s:o, s:o, s:o, s:o}", "file", path,
+    json_t *root = json_pack("{s:o, s:s, s:i, s:o, s:o, s:o, s:o}", "file", json_text(path),
                              "collection", info->collection, "ver", info->ver,
                              "decks", decks, "note_types", models, "notes", notes,
                              "media", media);

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include "mdeck/hash.h"
+#include "mdeck/text.h"
 #include "mdeck/util.h"
 
 void deck_init(struct deck *d, const char *dir)
@@ -21,6 +22,14 @@ void deck_init(struct deck *d, const char *dir)
     d->slug = arena_strndup(&d->arena, dir + start, len - start);
     if (!*d->slug || !strcmp(d->slug, ".") || !strcmp(d->slug, ".."))
         d->slug = "deck";
+    /* The slug names the deck when the index does not: it must be text
+     * (JSON in the package), whatever bytes the folder's name holds. */
+    if (utf8_check(d->slug, strlen(d->slug), NULL) < 0) {
+        struct buf b = BUF_INIT;
+        utf8_repair(d->slug, strlen(d->slug), &b);
+        d->slug = arena_strndup(&d->arena, b.s, b.len);
+        buf_release(&b);
+    }
 }
 
 void deck_free(struct deck *d)

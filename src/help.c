@@ -63,14 +63,25 @@ static const struct help helps[] = {
     {"watch",
      "usage: mdeck watch [-o DIR] [--debounce MS] [-q|-v] [DECK...]\n"
      "\n"
-     "Builds the decks, then rebuilds each one whenever its sources change,\n"
-     "until SIGINT or SIGTERM.  SIGHUP re-reads the decks and rebuilds.\n"
+     "Builds the decks, then rebuilds a deck whenever its sources change, until\n"
+     "SIGINT or SIGTERM.  A deck is rebuilt once its folder has been quiet for\n"
+     "the debounce time, and at most 3 s after the first change of a burst; a\n"
+     "build whose sources changed while it ran is not published, and a deck\n"
+     "with errors keeps its previous outputs.  SIGHUP finds the decks again,\n"
+     "rescans and rebuilds them all.  Hidden files and folders, editor and sync\n"
+     "debris, mdeck.lock and the output folder never trigger a build.\n"
      "\n"
-     "  -o, --output DIR   output folder (default: ./out)\n"
-     "      --debounce MS  quiet period before a rebuild (default: 200)\n"
-     "  -q, --quiet        log errors only\n"
-     "  -v, --verbose      log every event batch\n"
-     "  -h, --help         show this help\n"},
+     "  -o, --output DIR     output folder (default: ./out); one watcher per folder\n"
+     "      --debounce MS    quiet period before a rebuild (default: 200)\n"
+     "  -f, --format LIST    outputs, as for mdeck build\n"
+     "      --answered-only  leave out questions that have no answer yet\n"
+     "  -q, --quiet          log errors only\n"
+     "  -v, --verbose        also log what changed before each build\n"
+     "  -h, --help           show this help\n"
+     "\n"
+     "Exit status: 0 after SIGINT/SIGTERM, 2 usage error, 3 cannot watch\n"
+     "(inotify limits, another watcher holds the output folder).  See\n"
+     "docs/watch.md.\n"},
 };
 
 int print_help(const char *cmd, FILE *f)

@@ -30,7 +30,7 @@ static int load_records(struct deck *d, const char *path, struct records *r,
     if (read_file(path, &text) < 0) {
         buf_release(&text);
         if (errno == ENOENT) return 0;
-        diag_add(dg, SEV_ERROR, path, 0, 0, "cannot read: %s", strerror(errno));
+        diag_add(dg, SEV_ERROR, path, 0, 0, "cannot read: %s", read_file_error(errno));
         return -1;
     }
     json_error_t err;
@@ -80,36 +80,79 @@ static int has_source(const char **v, size_t n, const char *s)
     return 0;
 }
 
-/* How many unmatched notes / records carry link or source s. */
-static size_t count_notes(struct deck *d, const char *s, int is_link)
-{
-    size_t c = 0;
-    for (size_t i = 0; i < d->nnotes; i++) {
-        struct note *n = &d->notes[i];
-        if (n->id) continue;
-        if (is_link ? (n->link && !strcmp(n->link, s)) : has_source(n->sources, n->nsources, s)) c++;
-    }
-    return c;
-}
-
-static size_t count_records(struct records *r, const char *s, int is_link, size_t *which)
-{
-    size_t c = 0;
-    for (size_t i = 0; i < r->n; i++) {
-        struct record *rec = &r->v[i];
-        if (rec->taken) continue;
-        if (is_link ? (rec->link && !strcmp(rec->link, s)) : has_source(rec->sources, rec->nsources, s)) {
-            c++;
-            *which = i;
-        }
-    }
-    return c;
-}
-
 static void take(struct note *n, struct record *rec)
 {
     n->id = rec->id;
     rec->taken = 1;
+}
+
+/* For each answer link (or source URL): how many unmatched notes and
+ * untaken records carry it, and the sum of those records' indexes (which
+ * is the record itself when there is one).  Kept current as notes take
+ * records, so that rules 3 and 4 cost one lookup per note instead of a
+ * scan of every note and record. */
+struct tally {
+    size_t notes, recs, recsum;
+};
+
+struct tallies {
+    struct strmap at; /* link or URL -> index into v */
+    struct tally *v;
+    size_t n, cap;
+};
+
+static struct tally *tally_of(struct tallies *t, const char *key)
+{
+    size_t i;
+    if (strmap_get(&t->at, key, &i)) return &t->v[i];
+    GROW(t->v, t->n + 1, t->cap);
+    t->v[t->n] = (struct tally){0, 0, 0};
+    strmap_put(&t->at, key, t->n);
+    return &t->v[t->n++];
+}
+
+/* The keys a note or record carries in a pass: its link (pass 0) or its
+ * sources (pass 1); key_at() is NULL for a source listed twice, which
+ * counts once. */
+static size_t nkeys(int pass, const char *link, size_t nsources)
+{
+    return pass == 0 ? link != NULL : nsources;
+}
+
+static const char *key_at(int pass, const char *link, const char **sources, size_t k)
+{
+    if (pass == 0) return link;
+    return has_source(sources, k, sources[k]) ? NULL : sources[k];
+}
+
+/* Counts a note or record in (add) or out (!add) of the tallies. */
+static void tally_note(struct tallies *t, int pass, const struct note *n, int add)
+{
+    for (size_t k = 0; k < nkeys(pass, n->link, n->nsources); k++) {
+        const char *key = key_at(pass, n->link, n->sources, k);
+        if (!key) continue;
+        struct tally *y = tally_of(t, key);
+        if (add) y->notes++;
+        else y->notes--;
+    }
+}
+
+static void tally_record(struct tallies *t, int pass, const struct records *r, size_t i,
+                         int add)
+{
+    const struct record *rec = &r->v[i];
+    for (size_t k = 0; k < nkeys(pass, rec->link, rec->nsources); k++) {
+        const char *key = key_at(pass, rec->link, rec->sources, k);
+        if (!key) continue;
+        struct tally *y = tally_of(t, key);
+        if (add) {
+            y->recs++;
+            y->recsum += i;
+        } else {
+            y->recs--;
+            y->recsum -= i;
+        }
+    }
 }
 
 static int valid_id(const char *s)
@@ -120,6 +163,19 @@ static int valid_id(const char *s)
               *s == '-' || *s == '_' || *s == '.'))
             return 0;
     return 1;
+}
+
+struct by_id {
+    const char *id;
+    size_t pos;
+    json_t *o;
+};
+
+static int cmp_by_id(const void *a, const void *b)
+{
+    const struct by_id *x = a, *y = b;
+    int c = strcmp(x->id, y->id);
+    return c ? c : x->pos < y->pos ? -1 : x->pos > y->pos;
 }
 
 static json_t *records_json(struct deck *d, struct records *r)
@@ -150,22 +206,17 @@ static json_t *records_json(struct deck *d, struct records *r)
         if (rec->link) json_object_set_new(o, "link", json_string(rec->link));
         json_array_append_new(arr, o);
     }
-    /* sort by id */
+    /* sort by id (stable: equal ids keep their order) */
     size_t n = json_array_size(arr);
-    json_t **v = xmalloc((n + 1) * sizeof *v);
-    for (size_t i = 0; i < n; i++) v[i] = json_incref(json_array_get(arr, i));
-    for (size_t i = 1; i < n; i++) { /* insertion sort is fine: mostly sorted */
-        json_t *x = v[i];
-        const char *xi = json_string_value(json_object_get(x, "id"));
-        size_t j = i;
-        while (j > 0 && strcmp(json_string_value(json_object_get(v[j - 1], "id")), xi) > 0) {
-            v[j] = v[j - 1];
-            j--;
-        }
-        v[j] = x;
+    struct by_id *v = xmalloc((n + 1) * sizeof *v);
+    for (size_t i = 0; i < n; i++) {
+        v[i].o = json_incref(json_array_get(arr, i));
+        v[i].id = json_string_value(json_object_get(v[i].o, "id"));
+        v[i].pos = i;
     }
+    qsort(v, n, sizeof *v, cmp_by_id);
     json_t *sorted = json_array();
-    for (size_t i = 0; i < n; i++) json_array_append_new(sorted, v[i]);
+    for (size_t i = 0; i < n; i++) json_array_append_new(sorted, v[i].o);
     free(v);
     json_decref(arr);
     return json_pack("{s:s, s:i, s:o}", "comment",
@@ -209,20 +260,28 @@ int identity_assign(struct deck *d, int write, struct diags *dg)
     }
     /* 3./4. same answer link or source, unique on both sides */
     for (int pass = 0; pass < 2; pass++) {
+        struct tallies t = {0};
+        strmap_init(&t.at);
+        for (size_t i = 0; i < d->nnotes; i++)
+            if (!d->notes[i].id) tally_note(&t, pass, &d->notes[i], 1);
+        for (size_t i = 0; i < r.n; i++)
+            if (!r.v[i].taken) tally_record(&t, pass, &r, i, 1);
         for (size_t i = 0; i < d->nnotes; i++) {
             struct note *n = &d->notes[i];
             if (n->id) continue;
-            if (pass == 0 && n->link) {
+            for (size_t k = 0; !n->id && k < nkeys(pass, n->link, n->nsources); k++) {
+                const char *key = key_at(pass, n->link, n->sources, k);
                 size_t at;
-                if (count_notes(d, n->link, 1) == 1 && count_records(&r, n->link, 1, &at) == 1)
-                    take(n, &r.v[at]);
-            }
-            for (size_t s = 0; pass == 1 && !n->id && s < n->nsources; s++) {
-                size_t at;
-                if (count_notes(d, n->sources[s], 0) == 1 && count_records(&r, n->sources[s], 0, &at) == 1)
-                    take(n, &r.v[at]);
+                if (!key || !strmap_get(&t.at, key, &at)) continue;
+                if (t.v[at].notes != 1 || t.v[at].recs != 1) continue;
+                size_t ri = t.v[at].recsum;
+                tally_note(&t, pass, n, 0);
+                tally_record(&t, pass, &r, ri, 0);
+                take(n, &r.v[ri]);
             }
         }
+        strmap_free(&t.at);
+        free(t.v);
     }
     /* 5. similar question: best pair first */
     for (;;) {

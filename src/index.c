@@ -672,7 +672,7 @@ static void finish_items(struct parser *p)
         note_add_line(d, n, it->line);
         for (size_t t = 0; t < tmp.ntags; t++) note_add_tag(d, n, tmp.tags[t]);
         if (pinned && !n->pinned) n->pinned = arena_strdup(&d->arena, pinned);
-        if (it->href) {
+        if (it->href && *it->href) { /* "[q]()" names no source */
             if (is_relative_link(it->href)) {
                 if (!n->link) n->link = arena_strdup(&d->arena, it->href);
             } else if (it->href[0] != '#') {
@@ -796,7 +796,7 @@ int index_parse(struct deck *d, struct diags *dg)
     struct buf src = BUF_INIT;
     int rc;
     if (read_file(path, &src) < 0) {
-        diag_add(dg, SEV_ERROR, path, 0, 0, "cannot read the index: %s%s", strerror(errno),
+        diag_add(dg, SEV_ERROR, path, 0, 0, "cannot read the index: %s%s", read_file_error(errno),
                  errno == ENOENT ? " (a deck folder needs an index.md listing its questions)" : "");
         rc = -1;
     } else {

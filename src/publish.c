@@ -4,6 +4,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,7 +67,8 @@ int publish_prepare(struct publish *p, const char *path, const void *data,
     const char *base = slash ? slash + 1 : p->dest;
     /* Hidden, and not ending in .apkg/.csv: no importer or watcher takes a
      * temporary for an output. */
-    p->tmp = xasprintf("%s/.%s" TMP_TAG "XXXXXX", p->dir, base);
+    /* The pid tells publish_clean_stale() whether the writer still lives. */
+    p->tmp = xasprintf("%s/.%s" TMP_TAG "%ld-XXXXXX", p->dir, base, (long)getpid());
     int fd = mkstemp(p->tmp);
     if (fd < 0) {
         diag_add(dg, SEV_ERROR, path, 0, 0,
@@ -138,13 +140,26 @@ int publish_file(const char *path, const void *data, size_t len,
     return publish_commit(&p, dg);
 }
 
+/* 1 when the temporary name carries the pid of a live process other than
+ * us (another build or watcher writing into the same folder right now).
+ * Names without a pid (older mdeck) count as stale. */
+static int writer_alive(const char *name)
+{
+    const char *t = strstr(name, TMP_TAG) + strlen(TMP_TAG);
+    char *end;
+    errno = 0;
+    long pid = strtol(t, &end, 10);
+    if (errno || end == t || *end != '-' || pid <= 0 || pid == (long)getpid()) return 0;
+    return kill((pid_t)pid, 0) == 0 || errno == EPERM;
+}
+
 void publish_clean_stale(const char *dir)
 {
     DIR *dp = opendir(dir);
     if (!dp) return;
     struct dirent *e;
     while ((e = readdir(dp))) {
-        if (e->d_name[0] == '.' && strstr(e->d_name, TMP_TAG)) {
+        if (e->d_name[0] == '.' && strstr(e->d_name, TMP_TAG) && !writer_alive(e->d_name)) {
             char *p = xasprintf("%s/%s", dir, e->d_name);
             unlink(p);
             free(p);

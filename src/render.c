@@ -457,7 +457,20 @@ struct render {
     size_t *lines;          /* offsets of line starts in md, built lazily */
     size_t nlines;
     int line0;              /* line number of md[0] */
+    int nesting;            /* open quotes, lists and items */
 };
+
+/* Quotes, lists and items nested deeper than this are flattened into the
+ * deepest one kept: their text stays (an item starts a new line), their
+ * markup goes.  libxml2, which the sanitizer parses with, stops a document
+ * at 256 levels and drops everything below (tests/unit/test_render.c). */
+#define MAX_NESTING 100
+
+static int is_container(MD_BLOCKTYPE type)
+{
+    return type == MD_BLOCK_QUOTE || type == MD_BLOCK_UL || type == MD_BLOCK_OL ||
+           type == MD_BLOCK_LI;
+}
 
 /* Records where in md the text at p is; md4c gives no positions, but text
  * pointers point into the input (except for text it made up). */
@@ -718,6 +731,13 @@ static void block_cell(struct render *r, MD_BLOCKTYPE type, const MD_BLOCK_TD_DE
 static int on_enter_block(MD_BLOCKTYPE type, void *detail, void *u)
 {
     struct render *r = u;
+    if (is_container(type) && ++r->nesting > MAX_NESTING) {
+        if (type == MD_BLOCK_LI) {
+            buf_adds(r->html, "<br>");
+            textw_block(&r->tw);
+        }
+        return 0;
+    }
     switch (type) {
     case MD_BLOCK_DOC: break;
     case MD_BLOCK_QUOTE: block_quote(r, 1); break;
@@ -742,6 +762,7 @@ static int on_enter_block(MD_BLOCKTYPE type, void *detail, void *u)
 static int on_leave_block(MD_BLOCKTYPE type, void *detail, void *u)
 {
     struct render *r = u;
+    if (is_container(type) && r->nesting-- > MAX_NESTING) return 0;
     switch (type) {
     case MD_BLOCK_DOC: break;
     case MD_BLOCK_QUOTE: block_quote(r, 0); break;

@@ -325,10 +325,20 @@ static int attr_safe(const xmlNode *el, const xmlAttr *a)
     if (!listed) return 0;
     int url = !strcmp(an, "href") || !strcmp(an, "src");
     int style = !strcmp(an, "style");
-    if (!url && !style) return 1;
+    int text = !strcmp(an, "title") || !strcmp(an, "alt");
+    if (text) return 1;
     xmlChar *v = xmlNodeListGetString(el->doc, a->children, 1);
     const char *value = v ? (const char *)v : "";
-    int ok = url ? url_safe(value, !strcmp(en, "img")) : style_safe(value);
+    int ok = url ? url_safe(value, !strcmp(en, "img")) : style ? style_safe(value) : 1;
+    /* Belt and braces: no attribute but the text-only title and alt may
+     * carry a script URL anywhere, even where it is harmless ("/x/javascript:"
+     * is a relative path), so that no reader of the field can be fooled. */
+    if (ok) {
+        struct buf b = BUF_INIT;
+        squash(value, &b);
+        ok = !strstr(b.s, "javascript:") && !strstr(b.s, "vbscript:");
+        buf_release(&b);
+    }
     xmlFree(v);
     return ok;
 }

@@ -32,6 +32,18 @@ fail:
     return -1;
 }
 
+void utf8_repair(const char *s, size_t len, struct buf *out)
+{
+    size_t bad;
+    while (len && utf8_check(s, len, &bad) < 0) {
+        buf_add(out, s, bad);
+        buf_adds(out, "\xEF\xBF\xBD");
+        s += bad + 1;
+        len -= bad + 1;
+    }
+    buf_add(out, s, len);
+}
+
 size_t utf8_decode(const char *str, uint32_t *cp)
 {
     const unsigned char *s = (const unsigned char *)str;

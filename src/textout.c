@@ -6,32 +6,52 @@
 
 #include "mdeck/text.h"
 
-/* Removes ASCII control characters other than \n and \t, which Anki strips
- * anyway and which some CSV readers choke on. */
+/* ASCII control characters other than \n and \t: Anki strips them anyway
+ * and some CSV readers choke on them. */
+static int dropped(char c)
+{
+    return (unsigned char)c < 0x20 && c != '\n' && c != '\t';
+}
+
+/* Removes the dropped() characters (copied in runs: this runs over every
+ * byte of every field). */
 static void add_clean(struct buf *b, const char *s)
 {
-    for (; *s; s++)
-        if ((unsigned char)*s >= 0x20 || *s == '\n' || *s == '\t') buf_addc(b, *s);
+    const char *run = s;
+    for (; *s; s++) {
+        if (!dropped(*s)) continue;
+        buf_add(b, run, (size_t)(s - run));
+        run = s + 1;
+    }
+    buf_add(b, run, (size_t)(s - run));
 }
 
 /* RFC 4180: a field holding a separator, quote, CR or LF is quoted, quotes
  * doubled; a field starting with '#' is quoted too, or Anki would take the
- * line for a header/comment. */
+ * line for a header/comment.  Control characters are dropped first (so a
+ * CR never survives to need quoting). */
 static void csv_field(struct buf *out, const char *s, int last)
 {
-    struct buf c = BUF_INIT;
-    add_clean(&c, s);
-    if (c.len && (strpbrk(c.s, ",\"\r\n") || c.s[0] == '#')) {
+    int quote = 0, any = 0;
+    for (const char *p = s; *p; p++) {
+        if (dropped(*p)) continue;
+        if (!any++ && *p == '#') quote = 1;
+        if (*p == ',' || *p == '"' || *p == '\n') quote = 1;
+    }
+    if (quote) {
         buf_addc(out, '"');
-        for (size_t i = 0; i < c.len; i++) {
-            if (c.s[i] == '"') buf_addc(out, '"');
-            buf_addc(out, c.s[i]);
+        const char *run = s, *p = s;
+        for (; *p; p++) {
+            if (*p != '"' && !dropped(*p)) continue;
+            buf_add(out, run, (size_t)(p - run));
+            if (*p == '"') buf_add(out, "\"\"", 2);
+            run = p + 1;
         }
+        buf_add(out, run, (size_t)(p - run));
         buf_addc(out, '"');
     } else {
-        buf_add(out, c.s, c.len);
+        add_clean(out, s);
     }
-    buf_release(&c);
     buf_addc(out, last ? '\n' : ',');
 }
 
@@ -114,14 +134,16 @@ static void quizlet_text(struct buf *out, const char *s)
     struct buf c = BUF_INIT;
     add_clean(&c, s);
     buf_trim(&c);
+    size_t run = 0;
     for (size_t i = 0; i < c.len; i++) {
-        if (c.s[i] == '\t') { buf_addc(out, ' '); continue; }
-        if (c.s[i] == '@' && i + 2 < c.len && c.s[i + 1] == '@' && c.s[i + 2] == '@') {
-            buf_adds(out, "@ ");
+        if (c.s[i] != '\t' && c.s[i] != '@') continue;
+        if (c.s[i] == '@' && !(i + 2 < c.len && c.s[i + 1] == '@' && c.s[i + 2] == '@'))
             continue;
-        }
-        buf_addc(out, c.s[i]);
+        buf_add(out, c.s + run, i - run);
+        buf_adds(out, c.s[i] == '\t' ? " " : "@ ");
+        run = i + 1;
     }
+    buf_add(out, c.s + run, c.len - run);
     buf_release(&c);
 }
 

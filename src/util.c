@@ -44,7 +44,7 @@ char *xstrdup(const char *s) { return xstrndup(s, strlen(s)); }
 char *xstrndup(const char *s, size_t n)
 {
     char *p = xmalloc(n + 1);
-    memcpy(p, s, n);
+    if (n) memcpy(p, s, n); /* s may be NULL when n is 0 */
     p[n] = '\0';
     return p;
 }
@@ -89,7 +89,6 @@ void buf_add(struct buf *b, const void *data, size_t n)
 
 void buf_adds(struct buf *b, const char *s) { buf_add(b, s, strlen(s)); }
 
-void buf_addc(struct buf *b, char c) { buf_add(b, &c, 1); }
 
 void buf_vaddf(struct buf *b, const char *fmt, va_list ap)
 {
@@ -207,6 +206,11 @@ fail:;
     close(fd);
     errno = e;
     return -1;
+}
+
+const char *read_file_error(int e)
+{
+    return e == EINVAL ? "not a regular file (a FIFO, device or socket)" : strerror(e);
 }
 
 void buf_add_html_escaped(struct buf *b, const char *s, size_t n)

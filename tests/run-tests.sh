@@ -6,6 +6,8 @@
 #   MDECK_BUILD  build folder holding tests/ (default: build)
 #   MDECK        binary the end-to-end tests drive (default: ./mdeck)
 #   TESTS        optional filter: only unit tests / bats files matching it
+#   MDECK_TEST_TOTALS  a file the counts of earlier passes are added from
+#                and the sums written to (make test's sanitizer pass)
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top" || exit 2
@@ -54,5 +56,16 @@ else
     failed=$((failed + 1))
 fi
 
+# Several passes (make test with the sanitizer pass) add up in one file:
+# the last line then counts every pass so far.
+if [ -n "${MDECK_TEST_TOTALS:-}" ]; then
+    if [ -s "$MDECK_TEST_TOTALS" ]; then
+        read -r p0 f0 <"$MDECK_TEST_TOTALS"
+        echo "this pass ($B): $passed passed, $failed failed; with the earlier passes:"
+        passed=$((passed + p0))
+        failed=$((failed + f0))
+    fi
+    echo "$passed $failed" >"$MDECK_TEST_TOTALS"
+fi
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]

@@ -1,5 +1,6 @@
 /* apkg.h - the legacy Anki package: collection.anki2 (SQLite, schema 11),
- * the media map and media files, in a zip.  See docs/anki.md. */
+ * the media map and media files, in a zip.  See docs/anki.md.  The note
+ * types themselves (fields, templates, CSS) are in anki-model.h. */
 #ifndef MDECK_APKG_H
 #define MDECK_APKG_H
 

@@ -17,6 +17,9 @@ void arena_free(struct arena *a);
 void *arena_alloc(struct arena *a, size_t n);        /* zeroed, 16-aligned */
 char *arena_strdup(struct arena *a, const char *s);  /* NULL stays NULL */
 char *arena_strndup(struct arena *a, const char *s, size_t n);
+/* Moves every block of from into a (from is left empty): a worker thread
+ * allocates from its own arena, and the build's arena takes it over. */
+void arena_adopt(struct arena *a, struct arena *from);
 char *arena_printf(struct arena *a, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 

@@ -33,8 +33,9 @@ int publish_prepare(struct publish *p, const char *path, const void *data,
 int publish_commit(struct publish *p, struct diags *dg);
 void publish_abort(struct publish *p);
 
-/* Removes stale temporaries (".<name>.mdeck-tmp-*") left in dir by a killed
- * process. */
+/* Removes stale temporaries (".<name>.mdeck-tmp-<pid>-*") left in dir by a
+ * killed process; those of a live writer (another build or watcher
+ * publishing into the same folder) are left alone. */
 void publish_clean_stale(const char *dir);
 
 #endif

@@ -12,6 +12,11 @@
  * and *bad is the offset of the first bad byte. */
 int utf8_check(const char *s, size_t len, size_t *bad);
 
+/* Appends s[0..len) with every byte that is not part of valid UTF-8, and
+ * every NUL, replaced by U+FFFD: for names and strings that must be shown
+ * or written as JSON whatever bytes they hold. */
+void utf8_repair(const char *s, size_t len, struct buf *out);
+
 /* Decodes one code point at s (valid UTF-8 assumed); returns its length. */
 size_t utf8_decode(const char *s, uint32_t *cp);
 void utf8_encode(struct buf *b, uint32_t cp);

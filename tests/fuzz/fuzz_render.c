@@ -1,0 +1,26 @@
+/* fuzz_render.c - the answer renderer (render_markdown) without a deck: no
+ * crash, no leak; the HTML and the plain text are valid UTF-8 whenever the
+ * input is. */
+#include <string.h>
+
+#include "fuzz.h"
+#include "mdeck/render.h"
+#include "mdeck/text.h"
+
+int FUZZ_ENTRY(const uint8_t *data, size_t size)
+{
+    struct buf html = BUF_INIT, text = BUF_INIT;
+    struct render_ctx rc = {.deck = NULL, .path = "a.md", .first_line = 1};
+    struct diags dg;
+    diags_init(&dg);
+    render_markdown(&rc, (const char *)data, size, &html, &text, &dg);
+    /* Answers reach the renderer only after utf8_check (answers.c). */
+    if (utf8_check((const char *)data, size, NULL) == 0) {
+        FUZZ_CHECK(utf8_check(html.s, html.len, NULL) == 0, "HTML is valid UTF-8");
+        FUZZ_CHECK(utf8_check(text.s, text.len, NULL) == 0, "text is valid UTF-8");
+    }
+    buf_release(&html);
+    buf_release(&text);
+    diags_free(&dg);
+    return 0;
+}
