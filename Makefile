@@ -8,7 +8,6 @@
 #                   (`make test` runs it too when CI is set or MDECK_TEST_ASAN=1,
 #                   and its last line then counts both passes)
 #   make fuzz       libFuzzer harnesses, FUZZ_SECONDS each (tests/fuzz/README.md)
-#   make test-heavy the limit tests too big for every run (docs/security.md)
 
 VERSION := $(shell cat VERSION)
 PKGS    := sqlite3 libzip libxml-2.0 md4c jansson yaml-0.1 nettle
@@ -198,3 +197,29 @@ deb: deps deb-deps dist
 	    dpkg-buildpackage -us -uc -b
 	cp $(B)/deb/mdeck_$(VERSION)-1_*.deb $(B)/
 	@ls $(B)/mdeck_$(VERSION)-1_*.deb
+
+# --- fuzzing (tests/fuzz/README.md) -------------------------------------------
+#
+#   make fuzz [FUZZ_SECONDS=60] [FUZZ_TARGETS="index sanitize"]
+#
+# Builds the libFuzzer harnesses with clang (installing clang and its
+# runtime with apt when missing) under build/fuzz/ and runs each for
+# FUZZ_SECONDS; fails when one finds a crash, a leak, undefined behaviour
+# or a hang.
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?=
+
+fuzz:
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) sh tests/fuzz/run.sh $(FUZZ_TARGETS)
+
+# --- benchmarks (docs/performance.md) ----------------------------------------
+#
+#   make bench      synthetic decks of 1k, 10k and 100k questions
+#                   (bench/gen-deck.py), each built several times: medians of
+#                   wall time, CPU time and peak memory, output sizes, the
+#                   peers (sqlite3 + zip, anki-apkg-export) and watch latency.
+#                   BENCH_SIZES=1000,10000 and BENCH_RUNS=N narrow it.
+#                   Not a test: nothing fails on a slow number.
+
+bench: $(B)/mdeck
+	@MDECK=$(CURDIR)/$(B)/mdeck python3 bench/bench.py

@@ -88,7 +88,12 @@ def question(rng, i):
 
 
 def answer(rng, nimages):
-    target = rng.randint(400, 800)
+    """400-800 bytes of markdown (the image line, when there is one, included)."""
+    image = ""
+    if nimages and rng.random() < 0.10:
+        image = "\n\n![figure](../images/fig-%02d.png)" % rng.randrange(nimages)
+    limit = 800 - len(image)
+    target = rng.randint(400, limit)
     parts = []
     size = 0
     kind = 0
@@ -114,12 +119,10 @@ def answer(rng, nimages):
         size += len(p) + 2
         kind += 1
     text = "\n\n".join(parts)
-    if len(text) > 800:  # keep the size in range: cut at a paragraph
-        cut = text.rfind("\n\n", 0, 800)
-        text = text[:cut] if cut >= 300 else text[:800].rsplit(" ", 1)[0]
-    if nimages and rng.random() < 0.10:
-        text += "\n\n![figure](../images/fig-%02d.png)" % rng.randrange(nimages)
-    return text + "\n"
+    if len(text.encode()) > limit:  # cut at a paragraph, else at a word
+        cut = text.rfind("\n\n", 0, limit - 60)
+        text = text[:cut] if cut >= 400 else text[:limit - 60].rsplit(" ", 1)[0]
+    return text + image + "\n"
 
 
 def main():

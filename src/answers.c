@@ -64,6 +64,7 @@ struct ctx {
     size_t nfiles, capfiles;
     struct section *secs;
     size_t nsecs, capsecs;
+    struct arena *raw;    /* unsanitized HTML (see answer_range) */
     struct strmap bykey;  /* key -> first section with a body */
     size_t *next_same;    /* section -> next one with a body and that key */
     struct strmap byrel;  /* file rel -> index into files */
@@ -427,7 +428,7 @@ static void set_answer(struct ctx *c, struct note *n, const char *how, const cha
     n->answer.line = line;
     n->answer.md = arena_strndup(&d->arena, md, len);
     n->answer.text = arena_strndup(&d->arena, text.s, text.len);
-    n->answer.html = arena_strndup(&d->arena, html.s, html.len);
+    n->answer.html = arena_strndup(c->raw, html.s, html.len);
     buf_release(&html);
     buf_release(&text);
 }
@@ -542,7 +543,7 @@ static void apply_choice(struct ctx *c, struct note *n, const struct choice *ch)
             n->answer.how = ch->how;
             n->answer.path = arena_strdup(&d->arena, f->rel);
             n->answer.line = 1;
-            n->answer.html = arena_strndup(&d->arena, html.s, html.len);
+            n->answer.html = arena_strndup(c->raw, html.s, html.len);
             n->answer.text = arena_strndup(&d->arena, text.s, text.len);
         }
         buf_release(&html);
@@ -620,7 +621,7 @@ static void make_cloze(struct ctx *c, struct note *n)
     }
     if (n->answer.html && strstr(n->answer.md ? n->answer.md : "", "{{c")) {
         n->cloze = 1;
-        n->cloze_html = arena_printf(&d->arena, "<div class=\"question\">%s</div>%s", n->front_html, n->answer.html);
+        n->cloze_html = arena_printf(c->raw, "<div class=\"question\">%s</div>%s", n->front_html, n->answer.html);
         n->cloze_text = n->question;
         n->answer.html = "";
         return;
@@ -675,7 +676,7 @@ static void make_cloze(struct ctx *c, struct note *n)
             buf_addc(&text, *q++);
         }
         n->cloze = 1;
-        n->cloze_html = arena_strndup(&d->arena, html.s, html.len);
+        n->cloze_html = arena_strndup(c->raw, html.s, html.len);
         n->cloze_text = arena_strndup(&d->arena, text.s, text.len);
         /* Extra: the answer after the list of fills */
         const char *base = n->answer.md;
@@ -683,7 +684,7 @@ static void make_cloze(struct ctx *c, struct note *n)
         struct buf xh = BUF_INIT, xt = BUF_INIT;
         struct render_ctx rc = {.deck = d, .path = index_path, .base_dir = d->dir, .first_line = n->answer.line};
         render_markdown(&rc, base + off, strlen(base + off), &xh, &xt, c->dg);
-        n->answer.html = arena_strndup(&d->arena, xh.s, xh.len);
+        n->answer.html = arena_strndup(c->raw, xh.s, xh.len);
         buf_release(&xh);
         buf_release(&xt);
         buf_release(&html);
@@ -732,14 +733,24 @@ static void answer_range(void *arg, size_t w, size_t begin, size_t end)
     struct ctx c = *wk->c; /* the lookups are only read from here on */
     c.d = &me->shadow;
     c.dg = &me->dg;
+    /* Unsanitized HTML lives only until its note is sanitized: a second
+     * copy of every answer would otherwise stay for the whole build. */
+    struct arena scratch;
+    arena_init(&scratch);
+    int unsafe = c.d->opt.unsafe_html;
+    c.raw = unsafe ? &c.d->arena : &scratch;
     for (size_t ni = begin; ni < end; ni++) {
         struct note *n = &wk->c->d->notes[ni];
         if (wk->chosen[ni].how) apply_choice(&c, n, &wk->chosen[ni]);
         make_cloze(&c, n); /* {{c1::...}} in the question needs no answer */
         /* Every field that leaves mdeck is sanitized (unless the deck opted out). */
-        if (!c.d->opt.unsafe_html) sanitize_fields(c.d, n);
+        if (!unsafe) {
+            sanitize_fields(c.d, n);
+            arena_free(&scratch);
+        }
         wk->diag_end[ni] = me->dg.n;
     }
+    arena_free(&scratch);
 }
 
 static void diag_copy(struct diags *dst, const struct diag *g)

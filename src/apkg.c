@@ -132,7 +132,8 @@ struct pdeck {
 struct pnote {
     const char *guid;
     const struct anki_model *model;
-    char *flds;        /* joined by 0x1F */
+    const struct note *src; /* the deck's note; NULL: kept from the previous package */
+    char *flds;        /* joined by 0x1F; NULL: note_flds(src) (not kept, to save memory) */
     const char *first; /* first field (for sfld/csum) */
     char *tags;        /* "" or " a b " */
     int64_t id, mod;
@@ -157,6 +158,8 @@ struct pkg {
     struct strmap prev_guids; /* guid -> index into prev.notes */
     struct buf *bufs;         /* zip sources: must outlive zip_close */
     size_t nbufs;
+    sqlite3 *db;              /* the collection; bufs[0] borrows its bytes */
+    struct buf scratch;       /* set_ords() */
 };
 
 static size_t find_deck_n(const struct pkg *p, const char *name, size_t len)
@@ -282,34 +285,86 @@ static size_t split_fields(struct pkg *p, const char *flds, const char **v,
     return n;
 }
 
-static void set_ords(struct pkg *p, struct pnote *pn)
+static void set_ords(struct pkg *p, struct pnote *pn, const char *flds)
 {
     const char *f[8];
     int ords[ANKI_MAX_CLOZE];
-    split_fields(p, pn->flds, f, ARRAY_LEN(f));
+    /* The fields as C strings in a scratch copy (split_fields() would keep a
+     * second copy of every field in the arena for the whole build). */
+    buf_reset(&p->scratch);
+    buf_adds(&p->scratch, flds);
+    size_t n = 0;
+    for (char *s = p->scratch.s;;) {
+        char *e = strchr(s, '\x1f');
+        if (n < ARRAY_LEN(f)) f[n] = s;
+        n++;
+        if (!e) break;
+        *e = '\0';
+        s = e + 1;
+    }
     pn->nords = anki_card_ords(pn->model, f, ords);
     pn->ords = arena_alloc(&p->a, (pn->nords ? pn->nords : 1) * sizeof *ords);
     memcpy(pn->ords, ords, pn->nords * sizeof *ords);
 }
 
+/* A deck note's fields, joined by 0x1F, into flds (reset first): front (or
+ * cloze text), answer, sources.  Returns the length of the first field. */
+static size_t note_flds(const struct note *n, struct buf *flds)
+{
+    buf_reset(flds);
+    add_field(flds, n->cloze ? n->cloze_html : n->front_html);
+    size_t first_len = flds->len;
+    buf_addc(flds, '\x1f');
+    add_field(flds, n->answer.html ? n->answer.html : "");
+    buf_addc(flds, '\x1f');
+    struct buf src = BUF_INIT;
+    note_source_html(n, &src);
+    add_field(flds, src.s);
+    buf_release(&src);
+    return first_len;
+}
+
 /* --- the previous package ------------------------------------------------ */
 
-static void load_prev(struct pkg *p, const char *prev_path, struct diags *dg)
+void apkg_prev_read(const char *path, struct apkg_prev *prev)
 {
+    memset(prev, 0, sizeof *prev);
     struct stat st;
-    if (!prev_path || stat(prev_path, &st) < 0) return;
+    if (!path || stat(path, &st) < 0) return;
     struct diags tmp;
     diags_init(&tmp);
-    if (apkg_read(prev_path, &p->prev, &tmp) < 0) {
-        const char *why = tmp.n ? tmp.v[0].msg : "unreadable";
+    if (apkg_read(path, &prev->info, &tmp) < 0) {
+        prev->state = -1;
+        prev->why = xstrdup(tmp.n ? tmp.v[0].msg : "unreadable");
+    } else {
+        prev->state = 1;
+    }
+    diags_free(&tmp);
+}
+
+void apkg_prev_free(struct apkg_prev *prev)
+{
+    if (prev->state > 0) apkg_info_free(&prev->info);
+    free(prev->why);
+    memset(prev, 0, sizeof *prev);
+}
+
+/* Takes the previous package over from prev (which is left empty). */
+static void load_prev(struct pkg *p, const char *prev_path, struct apkg_prev *prev,
+                      struct diags *dg)
+{
+    if (prev->state < 0)
         diag_add(dg, SEV_WARNING, prev_path, 0, 0,
                  "cannot read the previous package (%s); every note counts as "
                  "new and removed questions are not kept this time. Delete the "
-                 "file if it is not an mdeck package", why);
-        diags_free(&tmp);
+                 "file if it is not an mdeck package", prev->why);
+    if (prev->state <= 0) {
+        apkg_prev_free(prev);
         return;
     }
-    diags_free(&tmp);
+    p->prev = prev->info;
+    prev->state = 0;
+    apkg_prev_free(prev);
     p->have_prev = 1;
     for (size_t i = 0; i < p->prev.nnotes; i++) {
         strmap_put(&p->prev_guids, p->prev.notes[i].guid, i);
@@ -369,44 +424,39 @@ static int collect_notes(struct pkg *p, int answered_only,
         guids[i] = arena_strdup(&p->a, g);
         strmap_put(&seen, guids[i], i);
     }
+    const char *last_deck = NULL;
+    size_t last_index = 0;
+    struct buf flds = BUF_INIT;
     for (size_t i = 0; i < d->nnotes; i++) {
         const struct note *n = &d->notes[i];
-        const char *answer = n->answer.html ? n->answer.html : "";
         if (answered_only && !n->answer.html) continue;
-        const char *front = n->cloze ? n->cloze_html : n->front_html;
-        struct buf flds = BUF_INIT, src = BUF_INIT;
-        add_field(&flds, front);
-        if (!flds.len) {
+        size_t first_len = note_flds(n, &flds);
+        if (!first_len) {
             diag_add(dg, SEV_WARNING, p->index_path, n->line, n->col,
                      "this question is empty after rendering and is left out "
                      "of the package; write some text for it");
-            buf_release(&flds);
             continue;
         }
-        size_t first_len = flds.len;
-        buf_addc(&flds, '\x1f');
-        add_field(&flds, answer);
-        buf_addc(&flds, '\x1f');
-        note_source_html(n, &src);
-        add_field(&flds, src.s);
-        buf_release(&src);
 
         struct pnote *pn = new_pnote(p);
         pn->guid = guids[i];
         pn->model = anki_model_find(n->cloze ? MDECK_MODEL_CLOZE
                                     : d->opt.reversed ? MDECK_MODEL_REVERSED
                                                       : MDECK_MODEL_BASIC);
-        pn->flds = arena_strndup(&p->a, flds.s, flds.len);
+        pn->src = n; /* flds made again when inserted: not kept */
         pn->first = arena_strndup(&p->a, flds.s, first_len);
-        buf_release(&flds);
         size_t ntags = n->ntags + d->opt.ntags;
         const char **tags = xcalloc(ntags ? ntags : 1, sizeof *tags);
         if (n->ntags) memcpy(tags, n->tags, n->ntags * sizeof *tags);
         if (d->opt.ntags) memcpy(tags + n->ntags, d->opt.tags, d->opt.ntags * sizeof *tags);
         pn->tags = tags_string(p, tags, ntags);
         free(tags);
-        pn->deck = add_deck(p, n->deck && *n->deck ? n->deck : p->decks[p->top].name);
-        set_ords(p, pn);
+        /* notes of a deck come together: look each run's deck up once */
+        const char *dname = n->deck && *n->deck ? n->deck : p->decks[p->top].name;
+        if (!last_deck || strcmp(dname, last_deck)) last_index = add_deck(p, dname);
+        last_deck = dname;
+        pn->deck = last_index;
+        set_ords(p, pn, flds.s);
         if (!pn->nords) {
             /* Cannot happen (the first field is non-empty and every model's
              * first card needs only it); a note without cards would be an
@@ -422,7 +472,7 @@ static int collect_notes(struct pkg *p, int answered_only,
             st->added++;
         } else {
             const struct apkg_note *o = &p->prev.notes[pi];
-            if (o->mid == pn->model->id && !strcmp(o->flds, pn->flds) &&
+            if (o->mid == pn->model->id && !strcmp(o->flds, flds.s) &&
                 !strcmp(o->tags, pn->tags)) {
                 pn->mod = o->mod;
             } else {
@@ -437,6 +487,7 @@ static int collect_notes(struct pkg *p, int answered_only,
     for (size_t i = 0; i < d->nnotes; i++)
         if (!strmap_get(&p->guids, guids[i], NULL))
             strmap_put(&p->guids, guids[i], (size_t)-1);
+    buf_release(&flds);
     free(guids);
     strmap_free(&seen);
     return rc;
@@ -506,7 +557,7 @@ static void keep_removed(struct pkg *p, struct apkg_stats *st, struct diags *dg,
         const char *dn = prev_deck_name(p, decks, o->id);
         size_t di = dn ? find_deck(p, dn) : (size_t)-1;
         pn->deck = di != (size_t)-1 ? di : p->top;
-        set_ords(p, pn);
+        set_ords(p, pn, pn->flds);
         strmap_put(&p->guids, pn->guid, p->nnotes - 1);
     }
     if (foreign)
@@ -662,6 +713,23 @@ static int sql_fail(sqlite3 *db, const struct pkg *p, struct diags *dg)
     return -1;
 }
 
+/* A row to insert: its id and where its content is. */
+struct row {
+    int64_t id;
+    size_t note; /* index into pkg.notes */
+    size_t ord;  /* cards: index into the note's ords */
+};
+
+static int cmp_row(const void *a, const void *b)
+{
+    int64_t x = ((const struct row *)a)->id, y = ((const struct row *)b)->id;
+    return x < y ? -1 : x > y;
+}
+
+/* Rows go in in id order.  Ids are hashes, so note order is random id
+ * order, and SQLite would split b-tree pages all over the table; in id
+ * order it appends, which is faster and leaves full pages: a smaller file
+ * to compress.  (Ids are unique, so the order is total.) */
 static int insert_rows(sqlite3 *db, const struct pkg *p, int64_t maxmod,
                        struct diags *dg)
 {
@@ -696,9 +764,25 @@ static int insert_rows(sqlite3 *db, const struct pkg *p, int64_t maxmod,
     if (sqlite3_step(col) != SQLITE_DONE) goto out;
 
     struct idset card_ids = {0};
-    struct buf sfld = BUF_INIT;
+    struct buf sfld = BUF_INIT, flds = BUF_INIT;
+    size_t ncards = 0;
+    for (size_t i = 0; i < p->nnotes; i++) ncards += p->notes[i].nords;
+    struct row *nrows = xmalloc((p->nnotes + 1) * sizeof *nrows);
+    struct row *crows = xmalloc((ncards + 1) * sizeof *crows);
+    ncards = 0;
     for (size_t i = 0; i < p->nnotes; i++) {
-        const struct pnote *pn = &p->notes[i];
+        nrows[i] = (struct row){p->notes[i].id, i, 0};
+        /* card ids are claimed in note order: collisions resolve the same */
+        for (size_t k = 0; k < p->notes[i].nords; k++)
+            crows[ncards++] = (struct row){
+                idset_claim(&card_ids, row_id("card", p->notes[i].guid, p->notes[i].ords[k])), i,
+                k};
+    }
+    free(card_ids.v);
+    qsort(nrows, p->nnotes, sizeof *nrows, cmp_row);
+    qsort(crows, ncards, sizeof *crows, cmp_row);
+    for (size_t r = 0; r < p->nnotes; r++) {
+        const struct pnote *pn = &p->notes[nrows[r].note];
         buf_reset(&sfld);
         anki_strip_html(pn->first, &sfld);
         sqlite3_reset(note);
@@ -707,7 +791,12 @@ static int insert_rows(sqlite3 *db, const struct pkg *p, int64_t maxmod,
         sqlite3_bind_int64(note, 3, pn->model->id);
         sqlite3_bind_int64(note, 4, pn->mod);
         sqlite3_bind_text(note, 5, pn->tags, -1, SQLITE_STATIC);
-        sqlite3_bind_text(note, 6, pn->flds, -1, SQLITE_STATIC);
+        const char *f = pn->flds;
+        if (!f) {
+            note_flds(pn->src, &flds);
+            f = flds.s;
+        }
+        sqlite3_bind_text(note, 6, f, -1, SQLITE_STATIC);
         /* Bound as text: the column's integer affinity turns numeric sort
          * fields into numbers, which is what Anki does too. */
         sqlite3_bind_text(note, 7, sfld.s, (int)sfld.len, SQLITE_STATIC);
@@ -716,30 +805,25 @@ static int insert_rows(sqlite3 *db, const struct pkg *p, int64_t maxmod,
         sha1(sfld.s, sfld.len, h);
         sqlite3_bind_int64(note, 8, (uint32_t)h[0] << 24 | (uint32_t)h[1] << 16 |
                                         (uint32_t)h[2] << 8 | h[3]);
-        if (sqlite3_step(note) != SQLITE_DONE) {
-            free(card_ids.v);
-            buf_release(&sfld);
-            goto out;
-        }
-        for (size_t k = 0; k < pn->nords; k++) {
-            int64_t cid = idset_claim(&card_ids, row_id("card", pn->guid, pn->ords[k]));
-            sqlite3_reset(card);
-            sqlite3_bind_int64(card, 1, cid);
-            sqlite3_bind_int64(card, 2, pn->id);
-            sqlite3_bind_int64(card, 3, p->decks[pn->deck].id);
-            sqlite3_bind_int(card, 4, pn->ords[k]);
-            sqlite3_bind_int64(card, 5, pn->mod);
-            sqlite3_bind_int64(card, 6, (int64_t)i + 1); /* new-card position */
-            if (sqlite3_step(card) != SQLITE_DONE) {
-                free(card_ids.v);
-                buf_release(&sfld);
-                goto out;
-            }
-        }
+        if (sqlite3_step(note) != SQLITE_DONE) goto rows_out;
     }
-    free(card_ids.v);
-    buf_release(&sfld);
+    for (size_t r = 0; r < ncards; r++) {
+        const struct pnote *pn = &p->notes[crows[r].note];
+        sqlite3_reset(card);
+        sqlite3_bind_int64(card, 1, crows[r].id);
+        sqlite3_bind_int64(card, 2, pn->id);
+        sqlite3_bind_int64(card, 3, p->decks[pn->deck].id);
+        sqlite3_bind_int(card, 4, pn->ords[crows[r].ord]);
+        sqlite3_bind_int64(card, 5, pn->mod);
+        sqlite3_bind_int64(card, 6, (int64_t)crows[r].note + 1); /* new-card position */
+        if (sqlite3_step(card) != SQLITE_DONE) goto rows_out;
+    }
     rc = 0;
+rows_out:
+    free(nrows);
+    free(crows);
+    buf_release(&sfld);
+    buf_release(&flds);
 out:
     if (rc) sql_fail(db, p, dg);
     sqlite3_finalize(col);
@@ -752,9 +836,13 @@ out:
     return rc;
 }
 
-/* Builds the collection in memory and serialises it into out. */
-static int write_collection(const struct pkg *p, struct buf *out,
-                            struct diags *dg)
+/* Builds the collection in memory; out then borrows its bytes (cap 0: not
+ * freed by buf_release) until p->db is closed.  The database lives in
+ * SQLite's memdb VFS, whose file is one contiguous buffer that
+ * sqlite3_serialize() can hand out without a copy: a :memory: database
+ * would hold every page in its page cache and serialise into a second
+ * copy of the whole collection. */
+static int write_collection(struct pkg *p, struct buf *out, struct diags *dg)
 {
     int64_t maxmod = 0;
     for (size_t i = 0; i < p->nnotes; i++)
@@ -764,12 +852,16 @@ static int write_collection(const struct pkg *p, struct buf *out,
             if (anki_models[i]->mod > maxmod) maxmod = anki_models[i]->mod;
 
     sqlite3 *db = NULL;
-    if (sqlite3_open_v2(":memory:", &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
-                        NULL) != SQLITE_OK) {
+    /* A name without a leading '/': private to this connection. */
+    if (sqlite3_open_v2("mdeck-collection", &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
+                        "memdb") != SQLITE_OK) {
         int rc = sql_fail(db, p, dg);
         sqlite3_close(db);
         return rc;
     }
+    p->db = db;
+    sqlite3_int64 limit = (sqlite3_int64)APKG_MAX_COLLECTION * 2; /* memdb's default: 1 GiB */
+    sqlite3_file_control(db, "main", SQLITE_FCNTL_SIZE_LIMIT, &limit);
     int rc = -1;
     /* Rollback-journal format (header bytes 18/19 = 1): importers copy the
      * file as it is; WAL would leave them an empty collection. */
@@ -789,17 +881,18 @@ static int write_collection(const struct pkg *p, struct buf *out,
         goto out;
     }
     sqlite3_int64 size = 0;
-    unsigned char *bytes = sqlite3_serialize(db, "main", &size, 0);
+    unsigned char *bytes = sqlite3_serialize(db, "main", &size, SQLITE_SERIALIZE_NOCOPY);
     if (!bytes) {
         diag_add(dg, SEV_ERROR, p->d->dir, 0, 0,
                  "cannot serialise the Anki collection (out of memory?)");
         goto out;
     }
-    buf_add(out, bytes, (size_t)size);
-    sqlite3_free(bytes);
+    buf_release(out);
+    out->s = (char *)bytes;
+    out->len = (size_t)size;
+    out->cap = 0; /* borrowed */
     rc = 0;
 out:
-    sqlite3_close(db);
     return rc;
 }
 
@@ -934,10 +1027,21 @@ static void pkg_free(struct pkg *p)
     strmap_free(&p->prev_guids);
     if (p->have_prev) apkg_info_free(&p->prev);
     arena_free(&p->a);
+    sqlite3_close(p->db); /* after bufs[0], which borrowed its bytes */
+    buf_release(&p->scratch);
 }
 
 int apkg_build(const struct deck *d, const char *prev_path, int answered_only,
                struct buf *out, struct apkg_stats *st, struct diags *dg)
+{
+    struct apkg_prev prev;
+    apkg_prev_read(prev_path, &prev);
+    return apkg_build_prev(d, prev_path, &prev, answered_only, out, st, dg);
+}
+
+int apkg_build_prev(const struct deck *d, const char *prev_path, struct apkg_prev *prev,
+                    int answered_only, struct buf *out, struct apkg_stats *st,
+                    struct diags *dg)
 {
     struct apkg_stats dummy;
     if (!st) st = &dummy;
@@ -945,6 +1049,7 @@ int apkg_build(const struct deck *d, const char *prev_path, int answered_only,
     struct pkg p;
     memset(&p, 0, sizeof p);
     arena_init(&p.a);
+    buf_init(&p.scratch);
     p.d = d;
     p.now = now_seconds();
     size_t dl = strlen(d->dir);
@@ -959,7 +1064,7 @@ int apkg_build(const struct deck *d, const char *prev_path, int answered_only,
     for (size_t i = 0; i < d->ndecks; i++) add_deck(&p, d->decks[i]);
 
     int rc = 0;
-    load_prev(&p, prev_path, dg);
+    load_prev(&p, prev_path, prev, dg);
     if (collect_notes(&p, answered_only, st, dg) < 0) rc = -1;
     keep_removed(&p, st, dg, prev_path);
     assign_ids(&p);

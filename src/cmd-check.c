@@ -21,14 +21,35 @@ static void report_similar(const struct deck *d, struct diags *dg)
         return;
     }
     char *index_path = xasprintf("%s/index.md", d->dir);
-    for (size_t i = 0; i < d->nnotes; i++)
-        for (size_t k = i + 1; k < d->nnotes; k++) {
-            double s = text_similarity(d->notes[i].key, d->notes[k].key);
-            if (s >= SIMILAR_REPORT)
-                diag_add(dg, SEV_NOTE, index_path, d->notes[k].line, d->notes[k].col,
-                         "possible duplicate of line %d (similarity %.2f); merge them if they ask the same",
-                         d->notes[i].line, s);
+    /* Every pair: the bigrams are made once per key, and a pair whose
+     * bigram counts alone rule out SIMILAR_REPORT is skipped (with
+     * c <= min(a, b), 2c / (a + b) is at most 2 min / (a + b)). */
+    struct text_bigrams *bg = xcalloc(d->nnotes ? d->nnotes : 1, sizeof *bg);
+    for (size_t i = 0; i < d->nnotes; i++) text_bigrams(d->notes[i].key, &bg[i]);
+    /* One note per question at most, naming its most similar earlier
+     * question: numbered questions ("Step 1", "Step 2", ...) would
+     * otherwise give a note for every pair, millions in a big deck. */
+    for (size_t k = 1; k < d->nnotes; k++) {
+        double best = 0;
+        size_t bi = 0;
+        for (size_t i = 0; i < k; i++) {
+            size_t lo = bg[i].n < bg[k].n ? bg[i].n : bg[k].n;
+            if (bg[i].ncps >= 2 && bg[k].ncps >= 2 &&
+                2.0 * (double)lo / (double)(bg[i].n + bg[k].n) < SIMILAR_REPORT)
+                continue;
+            double s = text_similarity_bigrams(&bg[i], &bg[k]);
+            if (s >= SIMILAR_REPORT && s > best) {
+                best = s;
+                bi = i;
+            }
         }
+        if (best > 0)
+            diag_add(dg, SEV_NOTE, index_path, d->notes[k].line, d->notes[k].col,
+                     "possible duplicate of line %d (similarity %.2f); merge them if they ask the same",
+                     d->notes[bi].line, best);
+    }
+    for (size_t i = 0; i < d->nnotes; i++) text_bigrams_free(&bg[i]);
+    free(bg);
     free(index_path);
 }
 

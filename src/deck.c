@@ -172,11 +172,37 @@ void note_guid(const struct deck *d, const struct note *n, char out[12])
     buf_release(&b);
 }
 
+/* 1 when a source URL may be a link in the Source field: read as a
+ * browser does (spaces and control characters dropped, case folded), it
+ * has no scheme or one of http, https, ftp, mailto, tel, and holds no
+ * "javascript:" or "vbscript:" anywhere: the rule the sanitizer applies to
+ * answers (this field does not pass through it). */
+int source_url_safe(const char *url)
+{
+    struct buf b = BUF_INIT;
+    for (const unsigned char *p = (const unsigned char *)url; *p; p++)
+        if (*p > 0x20 && *p != 0x7F) buf_addc(&b, (char)(*p >= 'A' && *p <= 'Z' ? *p + 32 : *p));
+    size_t scheme = strcspn(b.s, ":/?#");
+    int ok = !strstr(b.s, "javascript:") && !strstr(b.s, "vbscript:");
+    if (ok && b.s[scheme] == ':') {
+        static const char *allowed[] = {"http", "https", "ftp", "mailto", "tel"};
+        ok = 0;
+        for (size_t i = 0; i < ARRAY_LEN(allowed); i++)
+            if (strlen(allowed[i]) == scheme && !strncmp(b.s, allowed[i], scheme)) ok = 1;
+    }
+    buf_release(&b);
+    return ok;
+}
+
 void note_source_html(const struct note *n, struct buf *out)
 {
     for (size_t i = 0; i < n->nsources; i++) {
         size_t len = strlen(n->sources[i]);
         if (i) buf_adds(out, "<br>");
+        if (!source_url_safe(n->sources[i])) { /* javascript: and the like: text only */
+            buf_add_html_escaped(out, n->sources[i], len);
+            continue;
+        }
         buf_adds(out, "<a href=\"");
         buf_add_html_escaped(out, n->sources[i], len);
         buf_adds(out, "\">");

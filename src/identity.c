@@ -224,6 +224,86 @@ static json_t *records_json(struct deck *d, struct records *r)
                      "version", 1, "notes", sorted);
 }
 
+/* A (note, record) pair similar enough to match, for step 5. */
+struct cand {
+    double s;
+    size_t note, rec;
+};
+
+/* Better first: higher similarity, then the later note, then the later
+ * record (the order in which pairs were preferred before). */
+static int cmp_cand(const void *a, const void *b)
+{
+    const struct cand *x = a, *y = b;
+    if (x->s != y->s) return x->s > y->s ? -1 : 1;
+    if (x->note != y->note) return x->note > y->note ? -1 : 1;
+    return (x->rec < y->rec) - (x->rec > y->rec);
+}
+
+/* Step 5: every unmatched note is compared once with every unmatched
+ * record (bigrams made once per key); each note keeps its SIMILAR_TOP best
+ * candidates; then pairs are taken best first, each note and record at
+ * most once.  (Taking the best remaining pair again and again, as before,
+ * cost notes x notes x records comparisons: 300 reworded questions took
+ * 40 s, 2000 would take hours.)  Over SIMILAR_PAIRS comparisons the step is
+ * skipped with a warning, and those questions get new identities. */
+#define SIMILAR_TOP 16
+#define SIMILAR_PAIRS 50000000.0
+
+static void match_similar(struct deck *d, struct records *r, struct diags *dg)
+{
+    size_t nfree = 0, nrec = 0;
+    for (size_t i = 0; i < d->nnotes; i++) nfree += !d->notes[i].id;
+    for (size_t k = 0; k < r->n; k++) nrec += !r->v[k].taken;
+    if (!nfree || !nrec) return;
+    if ((double)nfree * (double)nrec > SIMILAR_PAIRS) {
+        diag_add(dg, SEV_WARNING, d->dir, 0, 0,
+                 "%zu new or reworded questions and %zu identities no question has are too many "
+                 "to compare by similarity; the questions get new identities (pin ids with "
+                 "'{#id}' to keep them across big rewordings)", nfree, nrec);
+        return;
+    }
+    struct text_bigrams *rb = xcalloc(r->n, sizeof *rb);
+    for (size_t k = 0; k < r->n; k++)
+        if (!r->v[k].taken) text_bigrams(r->v[k].key, &rb[k]);
+    struct cand *c = NULL;
+    size_t nc = 0, capc = 0;
+    for (size_t i = 0; i < d->nnotes; i++) {
+        if (d->notes[i].id) continue;
+        struct text_bigrams nb;
+        text_bigrams(d->notes[i].key, &nb);
+        struct cand top[SIMILAR_TOP];
+        size_t nt = 0;
+        for (size_t k = 0; k < r->n; k++) {
+            if (r->v[k].taken) continue;
+            /* 2c / (a + b) with c <= min(a, b): a bound that skips most pairs */
+            size_t lo = nb.n < rb[k].n ? nb.n : rb[k].n;
+            if (nb.ncps >= 2 && rb[k].ncps >= 2 &&
+                2.0 * (double)lo / (double)(nb.n + rb[k].n) < IDENTITY_SIMILAR)
+                continue;
+            struct cand x = {text_similarity_bigrams(&nb, &rb[k]), i, k};
+            if (x.s < IDENTITY_SIMILAR) continue;
+            if (nt == SIMILAR_TOP && cmp_cand(&x, &top[nt - 1]) >= 0) continue;
+            size_t at = nt < SIMILAR_TOP ? nt++ : nt - 1;
+            while (at > 0 && cmp_cand(&x, &top[at - 1]) < 0) {
+                top[at] = top[at - 1];
+                at--;
+            }
+            top[at] = x;
+        }
+        text_bigrams_free(&nb);
+        GROW(c, nc + nt, capc);
+        memcpy(c + nc, top, nt * sizeof *top);
+        nc += nt;
+    }
+    if (nc) qsort(c, nc, sizeof *c, cmp_cand);
+    for (size_t i = 0; i < nc; i++)
+        if (!d->notes[c[i].note].id && !r->v[c[i].rec].taken) take(&d->notes[c[i].note], &r->v[c[i].rec]);
+    free(c);
+    for (size_t k = 0; k < r->n; k++) text_bigrams_free(&rb[k]); /* zeroed ones too */
+    free(rb);
+}
+
 int identity_assign(struct deck *d, int write, struct diags *dg)
 {
     char *path = xasprintf("%s/%s", d->dir, IDENTITY_FILE);
@@ -284,24 +364,7 @@ int identity_assign(struct deck *d, int write, struct diags *dg)
         free(t.v);
     }
     /* 5. similar question: best pair first */
-    for (;;) {
-        double best = IDENTITY_SIMILAR;
-        size_t bn = 0, br = 0;
-        int found = 0;
-        size_t free_notes = 0;
-        for (size_t i = 0; i < d->nnotes; i++) free_notes += !d->notes[i].id;
-        if (!free_notes || free_notes > 2000) break; /* quadratic: keep it small */
-        for (size_t i = 0; i < d->nnotes; i++) {
-            if (d->notes[i].id) continue;
-            for (size_t k = 0; k < r.n; k++) {
-                if (r.v[k].taken) continue;
-                double s = text_similarity(d->notes[i].key, r.v[k].key);
-                if (s >= best) { best = s; bn = i; br = k; found = 1; }
-            }
-        }
-        if (!found) break;
-        take(&d->notes[bn], &r.v[br]);
-    }
+    match_similar(d, &r, dg);
     /* 6. new identities from the question's key */
     for (size_t i = 0; i < d->nnotes; i++) {
         struct note *n = &d->notes[i];

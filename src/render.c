@@ -458,6 +458,7 @@ struct render {
     size_t nlines;
     int line0;              /* line number of md[0] */
     int nesting;            /* open quotes, lists and items */
+    const char *parsed;     /* what md4c parses: md, or a copy of it (md_safe) */
 };
 
 /* Quotes, lists and items nested deeper than this are flattened into the
@@ -476,7 +477,7 @@ static int is_container(MD_BLOCKTYPE type)
  * pointers point into the input (except for text it made up). */
 static void note_pos(struct render *r, const char *p)
 {
-    uintptr_t a = (uintptr_t)p, b = (uintptr_t)r->md;
+    uintptr_t a = (uintptr_t)p, b = (uintptr_t)r->parsed;
     if (a < b || a >= b + r->len) return;
     r->pos = a - b;
     r->have_pos = 1;
@@ -493,7 +494,10 @@ static void position(struct render *r, size_t off, int *line, int *col)
         r->line0 = r->rc->first_line > 0 ? r->rc->first_line : 1;
         if (r->rc->src_base) {
             r->line0 = 1;
-            for (const char *p = r->rc->src_base; p < r->md; p++) r->line0 += *p == '\n';
+            /* memchr: this runs for every image, from the file's start */
+            for (const char *p = r->rc->src_base;
+                 (p = memchr(p, '\n', (size_t)(r->md - p))); p++)
+                r->line0++;
         }
         size_t cap = 0;
         GROW(r->lines, 1, cap);
@@ -522,7 +526,7 @@ static void position(struct render *r, size_t off, int *line, int *col)
 static void image_position(struct render *r, const MD_SPAN_IMG_DETAIL *d, int *line, int *col)
 {
     size_t off = 0;
-    uintptr_t s = (uintptr_t)d->src.text, m = (uintptr_t)r->md;
+    uintptr_t s = (uintptr_t)d->src.text, m = (uintptr_t)r->parsed;
     if (r->img_have_off) off = r->img_off;
     else if (d->src.text && s >= m && s < m + r->len) off = s - m;
     else if (r->have_pos) off = r->pos;
@@ -918,7 +922,7 @@ static int on_leave_span(MD_SPANTYPE type, void *detail, void *u) { return on_sp
  * raw_html); in plain text <br> breaks the line and <img> is its alt text. */
 static void text_html(struct render *r, const char *s, size_t n)
 {
-    uintptr_t a = (uintptr_t)s, b = (uintptr_t)r->md;
+    uintptr_t a = (uintptr_t)s, b = (uintptr_t)r->parsed;
     int in_md = a >= b && a < b + r->len;
     if (r->in_html_block) {
         if (!r->raw_have_off && in_md) {
@@ -1040,8 +1044,23 @@ int render_markdown(const struct render_ctx *rc, const char *md, size_t len,
         .leave_span = on_leave_span,
         .text = on_text,
     };
-    int rv = md_parse(md, (MD_SIZE)len, &parser, &r);
+    /* md4c 0.4.8 (Debian 12) reads a byte past the end of its input after
+     * an unclosed link at the very end ("[a](b"): given a slice of a bigger
+     * buffer it would read on into the next bytes (found by fuzzing).  So
+     * it parses a copy ending in NUL bytes unless md already ends in one;
+     * its text pointers then point into the copy (r.parsed), at the same
+     * offsets. */
+    struct buf copy = BUF_INIT;
+    r.parsed = md;
+    if (md[len] != '\0') {
+        buf_add(&copy, md, len);
+        buf_grow(&copy, 16);
+        memset(copy.s + copy.len, 0, 16);
+        r.parsed = copy.s;
+    }
+    int rv = md_parse(r.parsed, (MD_SIZE)len, &parser, &r);
     textw_finish(&r.tw);
+    buf_release(&copy);
 
     free(r.lists);
     free(r.lines);

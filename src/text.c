@@ -135,31 +135,45 @@ static int cmp_u64(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-double text_similarity(const char *a, const char *b)
+void text_bigrams(const char *key, struct text_bigrams *b)
 {
-    uint32_t *ca, *cb;
-    size_t na = to_cps(a, &ca), nb = to_cps(b, &cb);
-    double r;
-    if (na < 2 || nb < 2) {
-        r = (na == nb && (na == 0 || ca[0] == cb[0])) ? 1.0 : 0.0;
-        goto out;
-    }
-    uint64_t *ba = xmalloc((na - 1) * sizeof *ba), *bb = xmalloc((nb - 1) * sizeof *bb);
-    for (size_t i = 0; i + 1 < na; i++) ba[i] = (uint64_t)ca[i] << 32 | ca[i + 1];
-    for (size_t i = 0; i + 1 < nb; i++) bb[i] = (uint64_t)cb[i] << 32 | cb[i + 1];
-    qsort(ba, na - 1, sizeof *ba, cmp_u64);
-    qsort(bb, nb - 1, sizeof *bb, cmp_u64);
+    uint32_t *cps;
+    b->ncps = to_cps(key, &cps);
+    b->first = b->ncps ? cps[0] : 0;
+    b->n = b->ncps < 2 ? 0 : b->ncps - 1;
+    b->v = xmalloc((b->n ? b->n : 1) * sizeof *b->v);
+    for (size_t i = 0; i < b->n; i++) b->v[i] = (uint64_t)cps[i] << 32 | cps[i + 1];
+    qsort(b->v, b->n, sizeof *b->v, cmp_u64);
+    free(cps);
+}
+
+void text_bigrams_free(struct text_bigrams *b)
+{
+    free(b->v);
+    b->v = NULL;
+    b->n = b->ncps = 0;
+}
+
+double text_similarity_bigrams(const struct text_bigrams *a, const struct text_bigrams *b)
+{
+    if (a->ncps < 2 || b->ncps < 2)
+        return (a->ncps == b->ncps && (a->ncps == 0 || a->first == b->first)) ? 1.0 : 0.0;
     size_t i = 0, j = 0, common = 0;
-    while (i < na - 1 && j < nb - 1) {
-        if (ba[i] == bb[j]) { common++; i++; j++; }
-        else if (ba[i] < bb[j]) i++;
+    while (i < a->n && j < b->n) {
+        if (a->v[i] == b->v[j]) { common++; i++; j++; }
+        else if (a->v[i] < b->v[j]) i++;
         else j++;
     }
-    r = 2.0 * (double)common / (double)(na - 1 + nb - 1);
-    free(ba);
-    free(bb);
-out:
-    free(ca);
-    free(cb);
+    return 2.0 * (double)common / (double)(a->n + b->n);
+}
+
+double text_similarity(const char *a, const char *b)
+{
+    struct text_bigrams ba, bb;
+    text_bigrams(a, &ba);
+    text_bigrams(b, &bb);
+    double r = text_similarity_bigrams(&ba, &bb);
+    text_bigrams_free(&ba);
+    text_bigrams_free(&bb);
     return r;
 }

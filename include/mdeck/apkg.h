@@ -76,6 +76,23 @@ struct apkg_info {
 int apkg_read(const char *path, struct apkg_info *info, struct diags *dg);
 void apkg_info_free(struct apkg_info *info);
 
+/* The previous package, read ahead: `mdeck build` reads it on another
+ * thread while the deck loads, since it depends only on the output path.
+ * state: 0 no such file, 1 read into info, -1 unreadable (why says why). */
+struct apkg_prev {
+    int state;
+    struct apkg_info info;
+    char *why;
+};
+void apkg_prev_read(const char *path, struct apkg_prev *prev);
+void apkg_prev_free(struct apkg_prev *prev);
+
+/* apkg_build() with the previous package already read by apkg_prev_read()
+ * (prev_path names it in messages).  Takes prev over and frees it. */
+int apkg_build_prev(const struct deck *d, const char *prev_path,
+                    struct apkg_prev *prev, int answered_only, struct buf *out,
+                    struct apkg_stats *st, struct diags *dg);
+
 /* Anki's field helpers (defined in anki-model.c), exposed for tests.
  * anki_strip_html: <img …src=X…> becomes " X "; comments, <style>/<script>
  * blocks and tags are removed; entities (&#N; &#xH; and HTML 4 names) are

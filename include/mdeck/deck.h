@@ -114,8 +114,11 @@ const char *deck_add_media(struct deck *d, const char *path);
 void note_guid(const struct deck *d, const struct note *n, char out[12]);
 
 /* The Source field: each source URL as a link, joined by <br>; "" when the
- * note has none.  Shared by the package and the CSV.  Appended to out. */
+ * note has none.  A URL that source_url_safe() refuses (javascript: and
+ * other schemes) is written as text, not as a link.  Shared by the package
+ * and the CSV.  Appended to out. */
 struct buf;
 void note_source_html(const struct note *n, struct buf *out);
+int source_url_safe(const char *url);
 
 #endif

@@ -17,7 +17,8 @@
 int index_parse(struct deck *d, struct diags *dg);
 
 /* Parses index text already in memory; path is used for diagnostics and
- * relative links.  For tests and the spec runner. */
+ * relative links.  src[len] must be readable (src is a string, or a slice
+ * of one).  For tests and the spec runner. */
 int index_parse_text(struct deck *d, const char *path, const char *src,
                      size_t len, struct diags *dg);
 

@@ -33,7 +33,8 @@ struct render_ctx {
 };
 
 /* Renders md[0..len) to HTML (appended to html) and plain text (appended to
- * text; either may be NULL).  Returns 0, or -1 when md4c failed. Missing
+ * text; either may be NULL).  md[len] must be readable: md is a string or a
+ * slice of one (a slice is parsed from a NUL-terminated copy).  Returns 0, or -1 when md4c failed. Missing
  * images are warnings (the <img> keeps its original src); escaping paths are
  * errors (the <img> is left out). dg may be NULL. */
 int render_markdown(const struct render_ctx *rc, const char *md, size_t len,

@@ -33,6 +33,19 @@ void text_key(const char *s, struct buf *out);
 /* Similarity of two keys in [0,1]: Dice coefficient of code-point bigrams. */
 double text_similarity(const char *a, const char *b);
 
+/* A key's sorted code-point bigrams, made once to compare the key with many
+ * others: text_similarity_bigrams() of two gives text_similarity() of their
+ * keys.  Free with text_bigrams_free(). */
+struct text_bigrams {
+    uint64_t *v;
+    size_t n;       /* bigrams: ncps - 1, or 0 */
+    size_t ncps;    /* code points in the key */
+    uint32_t first; /* the first code point (0 when none) */
+};
+void text_bigrams(const char *key, struct text_bigrams *b);
+void text_bigrams_free(struct text_bigrams *b);
+double text_similarity_bigrams(const struct text_bigrams *a, const struct text_bigrams *b);
+
 /* 1 for code points mdeck treats as punctuation or white space. */
 int is_punct_or_space(uint32_t cp);
 

@@ -193,3 +193,31 @@ PY
     [ "$status" -eq 0 ]
     python3 -c 'import json,sys; j=json.loads(sys.stdin.read()); n=j["notes"][0]; assert n["guid"]=="\ufffdA\ufffd", n; assert n["tags"]==["t\ufffdg"], n' <<<"$output"
 }
+
+@test "sources: a source URL with a script scheme is text in the Source field, never a link" {
+    cat >"$SCRATCH/deck/index.md" <<'MD'
+- [Click the source](javascript:alert(document.cookie))
+- [Mixed case](JaVaScRiPt:alert(1))
+- [Data](data:text/html,<b>x</b>)
+- [Hidden in a query](https://example.com/?next=javascript:alert(1))
+- [Fine](https://example.com/ok)
+MD
+    run "$MDECK" build -q -o "$SCRATCH/out" "$SCRATCH/deck"
+    [ "$status" -eq 0 ]
+    ! grep -qi 'href="*javascript' "$SCRATCH/out/deck.csv"
+    ! grep -q 'href="*data:' "$SCRATCH/out/deck.csv"
+    grep -q '<a href=""https://example.com/ok"">' "$SCRATCH/out/deck.csv"
+    grep -q '^Click the source,,javascript:alert(document.cookie),' "$SCRATCH/out/deck.csv"
+    # The package's Source field, read back independently.
+    python3 - "$SCRATCH/out/deck.apkg" <<'PY'
+import sqlite3, sys, tempfile, zipfile
+with tempfile.NamedTemporaryFile(suffix=".db") as t:
+    t.write(zipfile.ZipFile(sys.argv[1]).read("collection.anki2"))
+    t.flush()
+    src = [r[0].split("\x1f")[2] for r in sqlite3.connect(t.name).execute("SELECT flds FROM notes")]
+links = [s for s in src if "<a " in s]
+assert links == ['<a href="https://example.com/ok">https://example.com/ok</a>'], src
+PY
+    "$MDECK" check --json "$SCRATCH/deck" >"$SCRATCH/check.json" 2>/dev/null
+    python3 "$MDECK_TOP/tests/tools/check_textout.py" "$SCRATCH/check.json" "$SCRATCH/out/deck.csv" "$SCRATCH/out/deck.quizlet.txt"
+}

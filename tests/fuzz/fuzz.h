@@ -13,11 +13,26 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #ifndef FUZZ_ENTRY
 #define FUZZ_ENTRY LLVMFuzzerTestOneInput
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #endif
+
+/* The input as the library receives it: followed by a readable byte (the
+ * renderer and the index parser may look at s[len]).  That byte is the
+ * input's first one, so that the parsers also see slices followed by more
+ * text, as answer sections are; a NUL comes after it.  Free with free(). */
+static inline char *fuzz_slice(const uint8_t *data, size_t size)
+{
+    char *s = malloc(size + 2);
+    if (!s) abort();
+    if (size) memcpy(s, data, size);
+    s[size] = size ? (char)data[0] : '\0';
+    s[size + 1] = '\0';
+    return s;
+}
 
 #ifndef FUZZ_FAIL
 #define FUZZ_FAIL(what) abort()

@@ -13,7 +13,8 @@ int FUZZ_ENTRY(const uint8_t *data, size_t size)
     struct diags dg;
     deck_init(&d, "deck");
     diags_init(&dg);
-    int rc = index_parse_text(&d, "deck/index.md", (const char *)data, size, &dg);
+    char *src = fuzz_slice(data, size);
+    int rc = index_parse_text(&d, "deck/index.md", src, size, &dg);
     if (rc == 0) {
         FUZZ_CHECK(d.nnotes > 0, "a successful parse has questions");
         for (size_t i = 0; i < d.nnotes; i++)
@@ -27,5 +28,6 @@ int FUZZ_ENTRY(const uint8_t *data, size_t size)
     }
     deck_free(&d);
     diags_free(&dg);
+    free(src);
     return 0;
 }

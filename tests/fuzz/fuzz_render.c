@@ -13,7 +13,9 @@ int FUZZ_ENTRY(const uint8_t *data, size_t size)
     struct render_ctx rc = {.deck = NULL, .path = "a.md", .first_line = 1};
     struct diags dg;
     diags_init(&dg);
-    render_markdown(&rc, (const char *)data, size, &html, &text, &dg);
+    char *md = fuzz_slice(data, size);
+    render_markdown(&rc, md, size, &html, &text, &dg);
+    free(md);
     /* Answers reach the renderer only after utf8_check (answers.c). */
     if (utf8_check((const char *)data, size, NULL) == 0) {
         FUZZ_CHECK(utf8_check(html.s, html.len, NULL) == 0, "HTML is valid UTF-8");

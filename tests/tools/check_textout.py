@@ -24,9 +24,19 @@ def strip_controls(s):
     return "".join(c for c in s if c in "\n\t" or ord(c) >= 0x20)
 
 
+def safe_url(u):
+    """No scheme, or http(s)/ftp/mailto/tel, and no script scheme anywhere
+    (as a browser reads it): else mdeck writes the URL as text."""
+    s = "".join(c for c in u if ord(c) > 0x20 and ord(c) != 0x7F).lower()
+    if "javascript:" in s or "vbscript:" in s:
+        return False
+    m = re.match(r"[^:/?#]*", s)
+    return not s[m.end():].startswith(":") or m.group(0) in ("http", "https", "ftp", "mailto", "tel")
+
+
 def source_html(urls):
     esc = lambda u: u.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
-    return "<br>".join('<a href="%s">%s</a>' % (esc(u), esc(u)) for u in urls)
+    return "<br>".join(('<a href="%s">%s</a>' % (esc(u), esc(u))) if safe_url(u) else esc(u) for u in urls)
 
 
 def main():

@@ -153,6 +153,20 @@ static void test_deep_nesting(void **state)
     buf_release(&b);
 }
 
+/* md4c 0.4.8 reads past the end of its input after an unclosed link at the
+ * very end; given "- q [a](b" followed by ")" it crashed (found by fuzzing). */
+static void test_text_ending_in_unclosed_link(void **state)
+{
+    static const char src[] = "- q [a](b)and more";
+    struct parsed p;
+    parse(&p, src, 9);
+    assert_int_equal(p.rc, 0);
+    assert_int_equal(p.d.nnotes, 1);
+    assert_string_equal(p.d.notes[0].question, "q [a](b");
+    assert_int_equal(p.d.notes[0].nsources, 0);
+    done(&p);
+}
+
 static void test_single_ten_megabyte_line(void **state)
 {
     struct buf b = BUF_INIT;
@@ -180,6 +194,7 @@ int main(void)
         cmocka_unit_test(test_ten_megabyte_index),
         cmocka_unit_test(test_deep_nesting),
         cmocka_unit_test(test_single_ten_megabyte_line),
+        cmocka_unit_test(test_text_ending_in_unclosed_link),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

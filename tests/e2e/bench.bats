@@ -1,0 +1,56 @@
+#!/usr/bin/env bats
+# The large-deck path and the benchmark generator (bench/gen-deck.py): a
+# generated deck of 10,000 questions builds, the package passes the
+# independent checker with every note in it, and a second build gives the
+# same bytes, whether the work ran on one thread or on all.  No timing is
+# asserted here: speed is `make bench`'s business (docs/performance.md).
+
+load helpers
+
+setup() {
+    make_scratch
+    export MDECK_NOW=1790000000
+    python3 "$MDECK_TOP/bench/gen-deck.py" --seed 7 10000 "$SCRATCH/big"
+}
+
+teardown() {
+    drop_scratch
+}
+
+@test "bench: the generator is deterministic for a seed" {
+    python3 "$MDECK_TOP/bench/gen-deck.py" --seed 7 10000 "$SCRATCH/again"
+    run diff -r "$SCRATCH/big" "$SCRATCH/again"
+    [ "$status" -eq 0 ]
+    [ "$(ls "$SCRATCH/big/answers" | wc -l)" -eq 100 ]
+    ls "$SCRATCH/big/images/"*.png >/dev/null
+}
+
+@test "bench: a 10,000-question deck builds, checks and rebuilds byte-identically" {
+    run "$MDECK" build -q -o "$SCRATCH/out1" "$SCRATCH/big"
+    [ "$status" -eq 0 ]
+    [ -z "$output" ]
+    python3 "$MDECK_TOP/tests/tools/apkg_check.py" -q "$SCRATCH/out1/big.apkg"
+    n=$("$MDECK" inspect --json "$SCRATCH/out1/big.apkg" |
+        python3 -c 'import json,sys; j=json.load(sys.stdin); print(len(j["notes"]), len(j["media"]) > 0)')
+    [ "$n" = "10000 True" ]
+    [ "$(grep -c '' "$SCRATCH/out1/big.csv")" -gt 10000 ]
+    [ "$(grep -c '^@@@$' "$SCRATCH/out1/big.quizlet.txt")" -eq 9999 ]
+
+    # Again from the lock the first build wrote, once on a single thread:
+    # the same bytes.
+    MDECK_THREADS=1 run "$MDECK" build -q -o "$SCRATCH/out2" "$SCRATCH/big"
+    [ "$status" -eq 0 ]
+    run "$MDECK" build -q -o "$SCRATCH/out3" "$SCRATCH/big"
+    [ "$status" -eq 0 ]
+    for f in big.apkg big.csv big.quizlet.txt; do
+        cmp "$SCRATCH/out1/$f" "$SCRATCH/out2/$f"
+        cmp "$SCRATCH/out1/$f" "$SCRATCH/out3/$f"
+    done
+
+    # In place: nothing changed, nothing is rewritten.
+    before=$(stat -c %i:%Y "$SCRATCH/out1/big.apkg")
+    run "$MDECK" build -o "$SCRATCH/out1" "$SCRATCH/big"
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"apkg unchanged csv unchanged quizlet unchanged"* ]]
+    [ "$(stat -c %i:%Y "$SCRATCH/out1/big.apkg")" = "$before" ]
+}
