@@ -697,20 +697,29 @@ static void make_cloze(struct ctx *c, struct note *n)
 /* --- rendering, on every core ------------------------------------------ */
 
 /* Rendering, cloze and sanitizing are independent per note and most of a
- * build's work, so par_run() spreads them over contiguous ranges of notes.
- * A worker writes only its own notes, and allocates, registers media and
- * records diagnostics in its own shadow of the deck; answers_attach() then
- * merges those in note order, which gives exactly what one loop over the
- * notes would give. */
+ * build's work, so par_run() spreads chunks of notes over the cores.  A
+ * worker writes only its chunks' notes, and allocates, registers media and
+ * records diagnostics in its own shadow of the deck; render_answers() then
+ * merges those chunk by chunk, in note order, which gives exactly what one
+ * loop over the notes would give.  (Media: a worker lists an image the first
+ * time one of its chunks uses it; it takes its chunks in increasing order,
+ * so the chunk that uses an image first in the deck lists it.) */
 struct worker {
     struct deck shadow;   /* the deck's fields, with its own arena and media */
     struct diags dg;
 };
 
+struct chunk {
+    size_t w;                   /* the worker that did it */
+    size_t media, media_end;    /* the media it listed: w's shadow.media[..] */
+};
+
 struct work {
     struct ctx *c;
     const struct choice *chosen; /* per note; how == NULL: no answer found */
-    size_t *diag_end;            /* per note: end of its diagnostics in w[].dg */
+    size_t chunk;                /* notes per chunk */
+    struct chunk *chunks;
+    size_t *diag_end;            /* per note: end of its diagnostics in its worker's dg */
     struct worker w[PAR_MAX_WORKERS];
 };
 
@@ -739,6 +748,9 @@ static void answer_range(void *arg, size_t w, size_t begin, size_t end)
     arena_init(&scratch);
     int unsafe = c.d->opt.unsafe_html;
     c.raw = unsafe ? &c.d->arena : &scratch;
+    struct chunk *ck = &wk->chunks[begin / wk->chunk];
+    ck->w = w;
+    ck->media = me->shadow.nmedia;
     for (size_t ni = begin; ni < end; ni++) {
         struct note *n = &wk->c->d->notes[ni];
         if (wk->chosen[ni].how) apply_choice(&c, n, &wk->chosen[ni]);
@@ -750,6 +762,7 @@ static void answer_range(void *arg, size_t w, size_t begin, size_t end)
         }
         wk->diag_end[ni] = me->dg.n;
     }
+    ck->media_end = me->shadow.nmedia;
     arena_free(&scratch);
 }
 
@@ -766,7 +779,12 @@ static void render_answers(struct ctx *c, const struct choice *chosen,
 {
     struct deck *d = c->d;
     size_t n = d->nnotes, workers = par_workers(n, 64);
-    struct work wk = {.c = c, .chosen = chosen};
+    /* ~8 chunks per worker: small enough to even out a busy core, large
+     * enough that taking one costs nothing */
+    struct work wk = {.c = c, .chosen = chosen, .chunk = n / (workers * 8)};
+    if (wk.chunk < 8) wk.chunk = 8;
+    size_t nchunks = (n + wk.chunk - 1) / wk.chunk;
+    wk.chunks = xcalloc(nchunks ? nchunks : 1, sizeof *wk.chunks);
     wk.diag_end = xcalloc(n ? n : 1, sizeof *wk.diag_end);
     for (size_t w = 0; w < workers; w++) {
         struct deck *s = &wk.w[w].shadow;
@@ -777,29 +795,35 @@ static void render_answers(struct ctx *c, const struct choice *chosen,
         diags_init(&wk.w[w].dg);
     }
     if (workers > 1) xmlInitParser();
-    par_run(n, workers, answer_range, &wk);
+    par_run(n, wk.chunk, workers, answer_range, &wk);
 
-    size_t at = 0;
-    for (size_t w = 0; w < workers; w++) {
-        struct worker *me = &wk.w[w];
-        size_t from = 0;
-        for (size_t ni = n * w / workers; ni < n * (w + 1) / workers; ni++) {
+    size_t at = 0, from[PAR_MAX_WORKERS] = {0};
+    for (size_t k = 0; k < nchunks; k++) {
+        const struct chunk *ck = &wk.chunks[k];
+        struct worker *me = &wk.w[ck->w];
+        size_t end = (k + 1) * wk.chunk < n ? (k + 1) * wk.chunk : n;
+        for (size_t ni = k * wk.chunk; ni < end; ni++) {
             for (; at < pre_end[ni]; at++) diag_copy(c->dg, &pre->v[at]);
-            for (; from < wk.diag_end[ni]; from++) diag_copy(c->dg, &me->dg.v[from]);
+            for (; from[ck->w] < wk.diag_end[ni]; from[ck->w]++)
+                diag_copy(c->dg, &me->dg.v[from[ck->w]]);
         }
         /* media in first-use order, as deck_add_media() keeps them */
-        for (size_t m = 0; m < me->shadow.nmedia; m++) {
+        for (size_t m = ck->media; m < ck->media_end; m++) {
             const struct media *x = &me->shadow.media[m];
-            size_t k = 0;
-            while (k < d->nmedia && strcmp(d->media[k].name, x->name)) k++;
-            if (k < d->nmedia) continue;
+            size_t i = 0;
+            while (i < d->nmedia && strcmp(d->media[i].name, x->name)) i++;
+            if (i < d->nmedia) continue;
             GROW(d->media, d->nmedia + 1, d->capmedia);
             d->media[d->nmedia++] = *x;
         }
+    }
+    for (size_t w = 0; w < workers; w++) {
+        struct worker *me = &wk.w[w];
         free(me->shadow.media);
         arena_adopt(&d->arena, &me->shadow.arena);
         diags_free(&me->dg);
     }
+    free(wk.chunks);
     free(wk.diag_end);
 }
 

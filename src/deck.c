@@ -36,6 +36,7 @@ void deck_free(struct deck *d)
 {
     free(d->notes);
     free(d->decks);
+    strmap_free(&d->deck_at);
     free(d->media);
     arena_free(&d->arena);
     memset(d, 0, sizeof *d);
@@ -51,11 +52,16 @@ struct note *deck_add_note(struct deck *d)
 
 static void add_one_deck(struct deck *d, const char *name, size_t len)
 {
-    for (size_t i = 0; i < d->ndecks; i++)
-        if (strlen(d->decks[i]) == len && !memcmp(d->decks[i], name, len))
-            return;
+    /* A map, not a scan: 30,000 subdecks took seconds. */
+    struct buf key = BUF_INIT;
+    buf_add(&key, name, len);
+    int found = strmap_get(&d->deck_at, key.s, NULL);
+    buf_release(&key);
+    if (found) return;
     GROW(d->decks, d->ndecks + 1, d->capdecks);
-    d->decks[d->ndecks++] = arena_strndup(&d->arena, name, len);
+    d->decks[d->ndecks] = arena_strndup(&d->arena, name, len);
+    strmap_put(&d->deck_at, d->decks[d->ndecks], d->ndecks);
+    d->ndecks++;
 }
 
 void deck_add_deck_name(struct deck *d, const char *name)
@@ -65,8 +71,27 @@ void deck_add_deck_name(struct deck *d, const char *name)
     add_one_deck(d, name, strlen(name));
 }
 
+/* A note's arrays live in the arena and grow by doubling: a new array only
+ * when the count reaches a power of two (the capacity is the next power of
+ * two), so n additions copy O(n) elements in all.  One question on 100,000
+ * lines used to copy its line list at every merge: 20 GB. */
+static void *arena_grow(struct arena *a, void *v, size_t n, size_t size)
+{
+    if (n & (n - 1)) return v; /* n is not a power of two: there is room */
+    void *w = arena_alloc(a, (n ? 2 * n : 1) * size);
+    if (n) memcpy(w, v, n * size);
+    return w;
+}
+
+/* Tags and sources of one note are looked through on every addition:
+ * past these many, more are dropped (a hostile index could otherwise make
+ * that quadratic); no real question comes near. */
+#define NOTE_MAX_TAGS 256
+#define NOTE_MAX_SOURCES 256
+
 void note_add_tag(struct deck *d, struct note *n, const char *tag)
 {
+    if (n->ntags >= NOTE_MAX_TAGS) return;
     struct buf b = BUF_INIT;
     buf_adds(&b, tag);
     buf_trim(&b);
@@ -93,10 +118,9 @@ void note_add_tag(struct deck *d, struct note *n, const char *tag)
         if (cmp > 0) break;
         at++;
     }
-    const char **tags = arena_alloc(&d->arena, (n->ntags + 1) * sizeof *tags);
-    if (at) memcpy(tags, n->tags, at * sizeof *tags);
+    const char **tags = arena_grow(&d->arena, (void *)n->tags, n->ntags, sizeof *tags);
+    if (n->ntags > at) memmove(tags + at + 1, n->tags + at, (n->ntags - at) * sizeof *tags);
     tags[at] = arena_strndup(&d->arena, c.s, c.len);
-    if (n->ntags > at) memcpy(tags + at + 1, n->tags + at, (n->ntags - at) * sizeof *tags);
     n->tags = tags;
     n->ntags++;
     buf_release(&c);
@@ -104,18 +128,17 @@ void note_add_tag(struct deck *d, struct note *n, const char *tag)
 
 void note_add_source(struct deck *d, struct note *n, const char *url)
 {
+    if (n->nsources >= NOTE_MAX_SOURCES) return;
     for (size_t i = 0; i < n->nsources; i++)
         if (!strcmp(n->sources[i], url)) return;
-    const char **v = arena_alloc(&d->arena, (n->nsources + 1) * sizeof *v);
-    if (n->nsources) memcpy(v, n->sources, n->nsources * sizeof *v);
+    const char **v = arena_grow(&d->arena, (void *)n->sources, n->nsources, sizeof *v);
     v[n->nsources++] = arena_strdup(&d->arena, url);
     n->sources = v;
 }
 
 void note_add_line(struct deck *d, struct note *n, int line)
 {
-    int *v = arena_alloc(&d->arena, (n->nlines + 1) * sizeof *v);
-    if (n->nlines) memcpy(v, n->lines, n->nlines * sizeof *v);
+    int *v = arena_grow(&d->arena, n->lines, n->nlines, sizeof *v);
     v[n->nlines++] = line;
     n->lines = v;
 }

@@ -292,6 +292,7 @@ static void match_similar(struct deck *d, struct records *r, struct diags *dg)
             top[at] = x;
         }
         text_bigrams_free(&nb);
+        if (!nt) continue;
         GROW(c, nc + nt, capc);
         memcpy(c + nc, top, nt * sizeof *top);
         nc += nt;

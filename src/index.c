@@ -524,11 +524,15 @@ static void strip_quotes(struct buf *q)
     buf_trim(q);
 }
 
+/* Each group taken costs a pass over the question: past this many, the
+ * rest stays in the text (a 10 MB line of "[t]" groups took hours). */
+#define MAX_TAG_GROUPS 64
+
 void question_clean(struct deck *d, struct note *n, const char *raw, struct buf *out)
 {
     struct buf q = BUF_INIT, tag = BUF_INIT;
     buf_adds(&q, raw);
-    for (int changed = 1; changed;) {
+    for (int changed = 1, rounds = 0; changed && rounds < MAX_TAG_GROUPS; rounds++) {
         changed = 0;
         buf_reset(&tag);
         if (take_trailing_group(&q, &tag) || take_leading_group(&q, &tag) ||

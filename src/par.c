@@ -1,7 +1,8 @@
-/* par.c - contiguous ranges of work on pthreads. */
+/* par.c - chunks of work taken by pthreads in order. */
 #include "mdeck/par.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -19,34 +20,47 @@ size_t par_workers(size_t n, size_t min)
     return w ? w : 1;
 }
 
-struct job {
+struct pool {
+    atomic_size_t next; /* the next chunk to take */
+    size_t n, chunk;
     void (*fn)(void *arg, size_t w, size_t begin, size_t end);
     void *arg;
-    size_t w, begin, end;
+};
+
+struct job {
+    struct pool *pool;
+    size_t w;
 };
 
 static void *run_job(void *p)
 {
     struct job *j = p;
-    j->fn(j->arg, j->w, j->begin, j->end);
+    struct pool *pool = j->pool;
+    for (;;) {
+        size_t k = atomic_fetch_add(&pool->next, 1);
+        if (k >= (pool->n + pool->chunk - 1) / pool->chunk) break;
+        size_t begin = k * pool->chunk;
+        size_t end = pool->n - begin < pool->chunk ? pool->n : begin + pool->chunk;
+        pool->fn(pool->arg, j->w, begin, end);
+    }
     return NULL;
 }
 
-void par_run(size_t n, size_t workers,
+void par_run(size_t n, size_t chunk, size_t workers,
              void (*fn)(void *arg, size_t w, size_t begin, size_t end), void *arg)
 {
+    if (!n) return;
     if (workers < 1) workers = 1;
+    if (workers > PAR_MAX_WORKERS) workers = PAR_MAX_WORKERS;
+    struct pool pool = {.n = n, .chunk = chunk ? chunk : n, .fn = fn, .arg = arg};
+    atomic_init(&pool.next, 0);
     struct job jobs[PAR_MAX_WORKERS];
     pthread_t tids[PAR_MAX_WORKERS];
     int started[PAR_MAX_WORKERS] = {0};
-    if (workers > PAR_MAX_WORKERS) workers = PAR_MAX_WORKERS;
-    for (size_t w = 0; w < workers; w++)
-        jobs[w] = (struct job){fn, arg, w, n * w / workers, n * (w + 1) / workers};
+    for (size_t w = 0; w < workers; w++) jobs[w] = (struct job){&pool, w};
     for (size_t w = 1; w < workers; w++)
         started[w] = pthread_create(&tids[w], NULL, run_job, &jobs[w]) == 0;
     run_job(&jobs[0]);
-    for (size_t w = 1; w < workers; w++) {
+    for (size_t w = 1; w < workers; w++)
         if (started[w]) pthread_join(tids[w], NULL);
-        else run_job(&jobs[w]);
-    }
 }

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "mdeck/arena.h"
+#include "mdeck/util.h"
 
 enum output_format {
     FMT_APKG = 1,
@@ -87,6 +88,7 @@ struct deck {
     struct deck_options opt;
     const char **decks;    /* every deck name used, parents before children */
     size_t ndecks, capdecks;
+    struct strmap deck_at; /* deck name -> index into decks */
     struct note *notes;
     size_t nnotes, capnotes;
     struct media *media;

@@ -1,10 +1,13 @@
 /* par.h - independent work spread over the machine's cores.
  *
- * par_run() cuts [0, n) into one contiguous range per worker and runs each
- * range in its own thread (the calling thread takes the first).  The ranges
- * depend only on n and the worker count, and callers merge per-range results
- * in range order, so the result is the one a single loop gives: outputs stay
- * byte-identical whatever the thread count or scheduling. */
+ * par_run() cuts [0, n) into chunks of consecutive items and lets the
+ * workers (the calling thread is one of them) take the chunks in order,
+ * each worker the next one as soon as it is free, so a worker slowed down
+ * by the rest of the machine simply takes fewer.  Which worker does which
+ * chunk varies from run to run, but each worker takes its chunks in
+ * increasing order; a caller that keeps results per item or per chunk and
+ * merges them in chunk order gets what a single loop would give, so
+ * outputs stay byte-identical whatever the thread count or scheduling. */
 #ifndef MDECK_PAR_H
 #define MDECK_PAR_H
 
@@ -16,10 +19,11 @@
 #define PAR_MAX_WORKERS 8
 size_t par_workers(size_t n, size_t min);
 
-/* Calls fn(arg, w, begin, end) for w in [0, workers) with the ranges
- * described above, and returns when every call has returned.  A thread that
- * cannot be created runs its range in the caller instead. */
-void par_run(size_t n, size_t workers,
+/* Calls fn(arg, w, begin, end) for every chunk [begin, end) of chunk items
+ * (the last one may be shorter), w being the worker (0 .. workers-1) that
+ * runs it, and returns when every call has returned.  When a thread cannot
+ * be created, the others do its share. */
+void par_run(size_t n, size_t chunk, size_t workers,
              void (*fn)(void *arg, size_t w, size_t begin, size_t end), void *arg);
 
 #endif

@@ -167,6 +167,34 @@ static void test_text_ending_in_unclosed_link(void **state)
     done(&p);
 }
 
+/* Repetition is linear: every merged line is kept, at most 256 sources and
+ * 256 tags per note, at most 64 bracket groups become tags per question. */
+static void test_repetition_is_bounded(void **state)
+{
+    struct buf b = BUF_INIT;
+    for (int i = 0; i < 3000; i++) buf_addf(&b, "- [same [t%d]](https://example.com/%d)\n", i, i);
+    buf_adds(&b, "- other");
+    for (int i = 0; i < 100; i++) buf_addf(&b, " [g%d]", i);
+    buf_adds(&b, "\n");
+    struct parsed p;
+    parse(&p, b.s, b.len);
+    assert_int_equal(p.rc, 0);
+    assert_int_equal(p.d.nnotes, 2);
+    assert_int_equal(p.d.notes[0].nlines, 3000);
+    assert_int_equal(p.d.notes[0].lines[2999], 3000);
+    assert_int_equal(p.d.notes[0].nsources, 256);
+    assert_string_equal(p.d.notes[0].sources[255], "https://example.com/255");
+    assert_int_equal(p.d.notes[0].ntags, 256);
+    for (size_t i = 1; i < p.d.notes[0].ntags; i++) /* still sorted and unique */
+        assert_true(strcmp(p.d.notes[0].tags[i - 1], p.d.notes[0].tags[i]) < 0);
+    assert_int_equal(p.d.notes[1].ntags, 64);
+    assert_non_null(strstr(p.d.notes[1].question, "other [g0]"));
+    assert_non_null(strstr(p.d.notes[1].question, "[g35]"));
+    assert_null(strstr(p.d.notes[1].question, "[g36]"));
+    done(&p);
+    buf_release(&b);
+}
+
 static void test_single_ten_megabyte_line(void **state)
 {
     struct buf b = BUF_INIT;
@@ -195,6 +223,7 @@ int main(void)
         cmocka_unit_test(test_deep_nesting),
         cmocka_unit_test(test_single_ten_megabyte_line),
         cmocka_unit_test(test_text_ending_in_unclosed_link),
+        cmocka_unit_test(test_repetition_is_bounded),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
