@@ -1,10 +1,12 @@
 #!/bin/sh
 # Installs the Debian packages mdeck needs to build and test, and only the
-# missing ones.  Used by both `make run` and `make test`.
+# missing ones.  Used by both `make run` and `make test`.  With arguments it
+# installs those packages instead (install-deb-deps.sh uses that).
 set -eu
 need="build-essential pkg-config libsqlite3-dev libzip-dev libxml2-dev \
 libmd4c-dev libjansson-dev libyaml-dev nettle-dev libcmocka-dev bats sqlite3 \
 python3 unzip mandoc man-db valgrind time"
+[ $# -gt 0 ] && need="$*"
 missing=""
 for p in $need; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' \

@@ -309,6 +309,14 @@ int identity_assign(struct deck *d, int write, struct diags *dg)
 {
     char *path = xasprintf("%s/%s", d->dir, IDENTITY_FILE);
     struct records r = {0};
+    if (!path_stays_in(path, d->dir)) {
+        /* It is read and rewritten: a cloned deck must not point it at
+         * another file. */
+        diag_add(dg, SEV_ERROR, path, 0, 0,
+                 "mdeck.lock is a symbolic link leading out of the deck folder; make it a file");
+        free(path);
+        return -1;
+    }
     int rc = load_records(d, path, &r, dg);
     if (rc < 0) goto out;
 

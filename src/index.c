@@ -820,7 +820,12 @@ int index_parse(struct deck *d, struct diags *dg)
     char *path = xasprintf("%s/index.md", d->dir);
     struct buf src = BUF_INIT;
     int rc;
-    if (read_file(path, &src) < 0) {
+    if (!path_stays_in(path, d->dir)) {
+        /* A cloned deck must not make mdeck read (and publish) other files. */
+        diag_add(dg, SEV_ERROR, path, 0, 0,
+                 "index.md is a symbolic link leading out of the deck folder; make it a file");
+        rc = -1;
+    } else if (read_file(path, &src) < 0) {
         diag_add(dg, SEV_ERROR, path, 0, 0, "cannot read the index: %s%s", read_file_error(errno),
                  errno == ENOENT ? " (a deck folder needs an index.md listing its questions)" : "");
         rc = -1;

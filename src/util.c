@@ -208,6 +208,18 @@ fail:;
     return -1;
 }
 
+int path_stays_in(const char *path, const char *dir)
+{
+    char *p = realpath(path, NULL);
+    if (!p) return 1; /* nothing there (or a loop): reading it fails anyway */
+    char *root = realpath(dir, NULL);
+    size_t n = root ? strlen(root) : 0;
+    int in = root && !strncmp(p, root, n) && (p[n] == '/' || !p[n] || (n == 1 && root[0] == '/'));
+    free(p);
+    free(root);
+    return in;
+}
+
 const char *read_file_error(int e)
 {
     return e == EINVAL ? "not a regular file (a FIFO, device or socket)" : strerror(e);

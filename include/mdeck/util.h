@@ -74,6 +74,9 @@ void buf_trim(struct buf *b);
 int read_file(const char *path, struct buf *out);
 /* What a read_file() failure with errno e means, for messages. */
 const char *read_file_error(int e);
+/* 0 when path exists and, symbolic links resolved, lies outside dir (also
+ * resolved): a deck's own files must not lead out of it.  1 otherwise. */
+int path_stays_in(const char *path, const char *dir);
 
 /* HTML escaping of text (&, <, >, ") appended to b. */
 void buf_add_html_escaped(struct buf *b, const char *s, size_t n);

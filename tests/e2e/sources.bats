@@ -221,3 +221,27 @@ PY
     "$MDECK" check --json "$SCRATCH/deck" >"$SCRATCH/check.json" 2>/dev/null
     python3 "$MDECK_TOP/tests/tools/check_textout.py" "$SCRATCH/check.json" "$SCRATCH/out/deck.csv" "$SCRATCH/out/deck.quizlet.txt"
 }
+
+@test "sources: index.md or mdeck.lock as links out of the deck: errors; nothing outside read or written" {
+    build_ok
+    printf -- '- secret line one\n- secret line two\n' >"$SCRATCH/secret.md"
+    mv "$SCRATCH/deck/index.md" "$SCRATCH/index.md"
+    ln -s ../secret.md "$SCRATCH/deck/index.md"
+    build_fails_keeping_outputs
+    [[ "$output" == *"index.md: error: index.md is a symbolic link leading out of the deck folder"* ]]
+    rm "$SCRATCH/deck/index.md"
+    mv "$SCRATCH/index.md" "$SCRATCH/deck/index.md"
+    # A lock pointing at someone else's JSON file: never rewritten.
+    printf '{"notes": []}\n' >"$SCRATCH/other.json"
+    rm "$SCRATCH/deck/mdeck.lock"
+    ln -s "$SCRATCH/other.json" "$SCRATCH/deck/mdeck.lock"
+    build_fails_keeping_outputs
+    [[ "$output" == *"mdeck.lock: error: mdeck.lock is a symbolic link leading out of the deck folder"* ]]
+    [ "$(cat "$SCRATCH/other.json")" = '{"notes": []}' ]
+    # Links that stay inside the deck are fine.
+    rm "$SCRATCH/deck/mdeck.lock"
+    mv "$SCRATCH/deck/index.md" "$SCRATCH/deck/real-index.md"
+    ln -s real-index.md "$SCRATCH/deck/index.md"
+    run timeout 20 "$MDECK" build -q -o "$SCRATCH/out" "$SCRATCH/deck"
+    [ "$status" -eq 0 ]
+}

@@ -15,9 +15,10 @@
 
 #include "mdeck/build.h"
 #include "mdeck/deck.h"
+#include "scratch.h"
 #include "mdeck/diag.h"
 
-static char dir[64];
+#define dir scratch_dir
 
 static void put(const char *rel, const char *text)
 {
@@ -70,19 +71,8 @@ static const struct diag *diag_with(struct loaded *l, const char *s)
     return NULL;
 }
 
-static int setup(void **state)
-{
-    strcpy(dir, "/tmp/mdeck-answers-XXXXXX");
-    return mkdtemp(dir) ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-    char *cmd = xasprintf("rm -rf '%s'", dir);
-    int rc = system(cmd);
-    free(cmd);
-    return rc;
-}
+#define setup scratch_setup
+#define teardown scratch_teardown
 
 static void test_heading_match_ignores_width_case_and_spaces(void **state)
 {

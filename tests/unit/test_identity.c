@@ -12,11 +12,12 @@
 #include <unistd.h>
 
 #include "mdeck/deck.h"
+#include "scratch.h"
 #include "mdeck/diag.h"
 #include "mdeck/identity.h"
 #include "mdeck/index.h"
 
-static char dir[] = "/tmp/mdeck-identity-XXXXXX";
+#define dir scratch_dir
 
 static void write_index(const char *text)
 {
@@ -57,19 +58,8 @@ static const char *id_of(const char *list, const char *question)
     return id;
 }
 
-static int setup(void **state)
-{
-    strcpy(dir, "/tmp/mdeck-identity-XXXXXX");
-    return mkdtemp(dir) ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-    char *cmd = xasprintf("rm -rf '%s'", dir);
-    int rc = system(cmd);
-    free(cmd);
-    return rc;
-}
+#define setup scratch_setup
+#define teardown scratch_teardown
 
 static void test_reorder_and_reword_keep_ids(void **state)
 {
