@@ -8,6 +8,7 @@
  *     package's mod is newer), and the recorded fingerprint in
  *     tests/unit/test_apkg.c is updated with it. */
 #include "mdeck/anki-model.h"
+#include "mdeck/text.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -394,32 +395,6 @@ static int entity_cmp(const void *key, const void *e)
     return strcmp(key, ((const struct entity *)e)->name);
 }
 
-static void add_utf8(struct buf *b, uint32_t cp)
-{
-    char s[4];
-    size_t n;
-    if (cp < 0x80) {
-        s[0] = (char)cp;
-        n = 1;
-    } else if (cp < 0x800) {
-        s[0] = (char)(0xc0 | cp >> 6);
-        s[1] = (char)(0x80 | (cp & 0x3f));
-        n = 2;
-    } else if (cp < 0x10000) {
-        s[0] = (char)(0xe0 | cp >> 12);
-        s[1] = (char)(0x80 | (cp >> 6 & 0x3f));
-        s[2] = (char)(0x80 | (cp & 0x3f));
-        n = 3;
-    } else {
-        s[0] = (char)(0xf0 | cp >> 18);
-        s[1] = (char)(0x80 | (cp >> 12 & 0x3f));
-        s[2] = (char)(0x80 | (cp >> 6 & 0x3f));
-        s[3] = (char)(0x80 | (cp & 0x3f));
-        n = 4;
-    }
-    buf_add(b, s, n);
-}
-
 static int is_alnum(char c)
 {
     return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
@@ -461,7 +436,7 @@ static size_t decode_entity(const char *s, struct buf *out)
         if (!e) return 0;
         cp = e->cp;
     }
-    add_utf8(out, (uint32_t)cp);
+    utf8_encode(out, (uint32_t)cp);
     return i + 1;
 }
 

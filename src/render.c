@@ -9,6 +9,7 @@
  *
  * tests/spec/render.txt and tests/spec/text.txt are the specification. */
 #include "mdeck/render.h"
+#include "mdeck/text.h"
 
 #include <limits.h>
 #include <stdint.h>
@@ -22,30 +23,6 @@
 #include "mdeck/htmlfile.h" /* html_rewrite_images(), html_tag_attr() */
 
 /* --- UTF-8 and escaping --------------------------------------------------- */
-
-static void utf8_put(struct buf *b, unsigned cp)
-{
-    char u[4];
-    if (cp == 0 || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) cp = 0xFFFD;
-    if (cp < 0x80) {
-        buf_addc(b, (char)cp);
-    } else if (cp < 0x800) {
-        u[0] = (char)(0xC0 | (cp >> 6));
-        u[1] = (char)(0x80 | (cp & 0x3F));
-        buf_add(b, u, 2);
-    } else if (cp < 0x10000) {
-        u[0] = (char)(0xE0 | (cp >> 12));
-        u[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
-        u[2] = (char)(0x80 | (cp & 0x3F));
-        buf_add(b, u, 3);
-    } else {
-        u[0] = (char)(0xF0 | (cp >> 18));
-        u[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-        u[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
-        u[3] = (char)(0x80 | (cp & 0x3F));
-        buf_add(b, u, 4);
-    }
-}
 
 /* The code point at s[0..n) (0 when n is 0; bad bytes read as themselves). */
 static unsigned utf8_first(const char *s, size_t n)
@@ -129,7 +106,7 @@ static void entity_decode(struct buf *b, const char *s, size_t n)
                          : (unsigned)(c - 'A' + 10);
             cp = cp * (hex ? 16 : 10) + d;
         }
-        utf8_put(b, cp > 0x10FFFF ? 0xFFFD : (unsigned)cp);
+        utf8_encode(b, cp > 0x10FFFF ? 0xFFFD : (unsigned)cp);
         return;
     }
     char name[64];
@@ -138,7 +115,7 @@ static void entity_decode(struct buf *b, const char *s, size_t n)
         name[n - 2] = '\0';
         const htmlEntityDesc *e = htmlEntityLookup((const xmlChar *)name);
         if (e) {
-            utf8_put(b, e->value);
+            utf8_encode(b, e->value);
             return;
         }
     }
@@ -153,7 +130,7 @@ static void attr_decode(struct buf *b, const MD_ATTRIBUTE *a)
         MD_OFFSET off = a->substr_offsets[i];
         MD_SIZE n = a->substr_offsets[i + 1] - off;
         switch (a->substr_types[i]) {
-        case MD_TEXT_NULLCHAR: utf8_put(b, 0xFFFD); break;
+        case MD_TEXT_NULLCHAR: utf8_encode(b, 0xFFFD); break;
         case MD_TEXT_ENTITY: entity_decode(b, a->text + off, n); break;
         default: buf_add(b, a->text + off, n); break;
         }
@@ -952,7 +929,7 @@ static void text_html(struct render *r, const char *s, size_t n)
 static void text_alt(struct render *r, MD_TEXTTYPE type, const char *s, size_t n)
 {
     switch (type) {
-    case MD_TEXT_NULLCHAR: utf8_put(&r->img_alt, 0xFFFD); break;
+    case MD_TEXT_NULLCHAR: utf8_encode(&r->img_alt, 0xFFFD); break;
     case MD_TEXT_BR:
     case MD_TEXT_SOFTBR: buf_addc(&r->img_alt, ' '); break;
     case MD_TEXT_ENTITY: entity_decode(&r->img_alt, s, n); break;
@@ -966,7 +943,7 @@ static int on_text(MD_TEXTTYPE type, const MD_CHAR *s, MD_SIZE n, void *u)
     struct render *r = u;
     note_pos(r, s);
     if (r->math) {
-        if (type == MD_TEXT_NULLCHAR) utf8_put(&r->tex, 0xFFFD);
+        if (type == MD_TEXT_NULLCHAR) utf8_encode(&r->tex, 0xFFFD);
         else if (type == MD_TEXT_BR || type == MD_TEXT_SOFTBR) buf_addc(&r->tex, ' ');
         else buf_add(&r->tex, s, n);
         return 0;

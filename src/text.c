@@ -69,6 +69,8 @@ void utf8_encode(struct buf *b, uint32_t cp)
 {
     char t[4];
     size_t n;
+    /* NUL, surrogates and values past Unicode are never written. */
+    if (cp == 0 || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) cp = 0xFFFD;
     if (cp < 0x80) { t[0] = (char)cp; n = 1; }
     else if (cp < 0x800) { t[0] = (char)(0xC0 | cp >> 6); t[1] = (char)(0x80 | (cp & 0x3F)); n = 2; }
     else if (cp < 0x10000) {

@@ -19,6 +19,8 @@ void utf8_repair(const char *s, size_t len, struct buf *out);
 
 /* Decodes one code point at s (valid UTF-8 assumed); returns its length. */
 size_t utf8_decode(const char *s, uint32_t *cp);
+/* Appends cp as UTF-8; NUL, surrogates and values past U+10FFFF become
+ * U+FFFD, so the result is always valid UTF-8. */
 void utf8_encode(struct buf *b, uint32_t cp);
 
 /* 1-based line and column (in code points) of offset off in s. */
