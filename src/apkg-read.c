@@ -5,6 +5,7 @@
  * capped, the collection is streamed to a private temporary file rather
  * than into memory, and SQLite opens it read-only in defensive mode. */
 #include "mdeck/apkg.h"
+#include "mdeck/hash.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -149,7 +150,7 @@ static int read_col(sqlite3 *db, struct apkg_info *info)
     return rc == SQLITE_ROW ? 0 : -1;
 }
 
-static int read_notes(sqlite3 *db, struct apkg_info *info)
+static int read_notes(sqlite3 *db, struct apkg_info *info, int slim)
 {
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(db, "SELECT id, guid, mid, mod, tags, flds, sfld, csum "
@@ -160,13 +161,19 @@ static int read_notes(sqlite3 *db, struct apkg_info *info)
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         GROW(info->notes, info->nnotes + 1, cap);
         struct apkg_note *n = &info->notes[info->nnotes++];
+        memset(n, 0, sizeof *n);
         n->id = sqlite3_column_int64(st, 0);
         n->guid = col_str(st, 1);
         n->mid = sqlite3_column_int64(st, 2);
         n->mod = sqlite3_column_int64(st, 3);
         n->tags = col_str(st, 4);
-        n->flds = col_str(st, 5);
-        n->sfld = col_str(st, 6);
+        if (slim) {
+            const void *f = sqlite3_column_blob(st, 5);
+            sha1(f ? f : "", (size_t)sqlite3_column_bytes(st, 5), n->flds_sha1);
+        } else {
+            n->flds = col_str(st, 5);
+            n->sfld = col_str(st, 6);
+        }
         n->csum = (uint32_t)sqlite3_column_int64(st, 7);
     }
     sqlite3_finalize(st);
@@ -196,7 +203,7 @@ static int read_cards(sqlite3 *db, struct apkg_info *info)
     return rc == SQLITE_DONE ? 0 : -1;
 }
 
-static int read_db(const char *file, const char *path, struct apkg_info *info,
+static int read_db(const char *file, const char *path, struct apkg_info *info, int slim,
                    struct diags *dg)
 {
     sqlite3 *db = NULL;
@@ -210,13 +217,14 @@ static int read_db(const char *file, const char *path, struct apkg_info *info,
     sqlite3_db_config(db, SQLITE_DBCONFIG_DEFENSIVE, 1, (int *)NULL);
     sqlite3_db_config(db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, (int *)NULL);
     int rc = 0;
-    if (read_col(db, info) < 0 || read_notes(db, info) < 0 ||
+    if (read_col(db, info) < 0 || read_notes(db, info, slim) < 0 ||
         read_cards(db, info) < 0) {
         fail(dg, path, "this is not a readable Anki collection (%s); build it "
              "again or export it again from Anki", sqlite3_errmsg(db));
         rc = -1;
     }
-    sqlite3_close(db);
+    if (slim && rc == 0) info->db = db;
+    else sqlite3_close(db);
     return rc;
 }
 
@@ -299,7 +307,33 @@ static int read_media(zip_t *za, const char *path, struct apkg_info *info,
     return 0;
 }
 
+static int read_package(const char *path, struct apkg_info *info, int slim,
+                        struct diags *dg);
+
 int apkg_read(const char *path, struct apkg_info *info, struct diags *dg)
+{
+    return read_package(path, info, 0, dg);
+}
+
+int apkg_read_slim(const char *path, struct apkg_info *info, struct diags *dg)
+{
+    return read_package(path, info, 1, dg);
+}
+
+char *apkg_note_flds(const struct apkg_info *info, const struct apkg_note *n)
+{
+    if (n->flds) return xstrdup(n->flds);
+    if (!info->db) return NULL;
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(info->db, "SELECT flds FROM notes WHERE id = ?", -1, &st, NULL))
+        return NULL;
+    sqlite3_bind_int64(st, 1, n->id);
+    char *f = sqlite3_step(st) == SQLITE_ROW ? col_str(st, 0) : NULL;
+    sqlite3_finalize(st);
+    return f;
+}
+
+static int read_package(const char *path, struct apkg_info *info, int slim, struct diags *dg)
 {
     memset(info, 0, sizeof *info);
     int zerr = 0;
@@ -339,7 +373,9 @@ int apkg_read(const char *path, struct apkg_info *info, struct diags *dg)
     char *tmp = extract_collection(za, (zip_uint64_t)idx, path, dg);
     int rc = -1;
     if (tmp) {
-        rc = read_db(tmp, path, info, dg);
+        /* Removed at once also when kept open: SQLite reads it through its
+         * descriptor, and a killed build leaves nothing behind. */
+        rc = read_db(tmp, path, info, slim, dg);
         unlink(tmp);
         free(tmp);
     }
@@ -371,5 +407,6 @@ void apkg_info_free(struct apkg_info *info)
     free(info->media_names);
     free(info->media_sizes);
     free(info->media_present);
+    sqlite3_close(info->db);
     memset(info, 0, sizeof *info);
 }

@@ -15,10 +15,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <zip.h>
 
 #include "mdeck/anki-model.h"
 #include "mdeck/hash.h"
+#include "mdeck/pdeflate.h"
 
 /* Deck ids: [10^12, 1.5·10^12).  Note and card ids: 1.3·10^12 ms + up to
  * 2^38 ms, i.e. 2011-03 … 2019-11, so never in the future for any importer
@@ -158,8 +160,8 @@ struct pkg {
     struct strmap prev_guids; /* guid -> index into prev.notes */
     struct buf *bufs;         /* zip sources: must outlive zip_close */
     size_t nbufs;
-    sqlite3 *db;              /* the collection; bufs[0] borrows its bytes */
     struct buf scratch;       /* set_ords() */
+    const char *out_path;     /* the package's path, for messages */
     struct strmap deck_at;    /* deck name -> index into decks */
 };
 
@@ -339,7 +341,7 @@ void apkg_prev_read(const char *path, struct apkg_prev *prev)
     if (!path || stat(path, &st) < 0) return;
     struct diags tmp;
     diags_init(&tmp);
-    if (apkg_read(path, &prev->info, &tmp) < 0) {
+    if (apkg_read_slim(path, &prev->info, &tmp) < 0) {
         prev->state = -1;
         prev->why = xstrdup(tmp.n ? tmp.v[0].msg : "unreadable");
     } else {
@@ -402,6 +404,15 @@ static int64_t new_mod(const struct pkg *p, int64_t prev_mod)
      * only when the package's mod is newer), and normally "now". */
     if (p->now > prev_mod) return p->now;
     return prev_mod < INT64_MAX ? prev_mod + 1 : prev_mod; /* corrupt input */
+}
+
+/* 1 when the previous note o had exactly the fields flds. */
+static int same_flds(const struct apkg_note *o, const struct buf *flds)
+{
+    if (o->flds) return !strcmp(o->flds, flds->s);
+    uint8_t h[20];
+    sha1(flds->s, flds->len, h);
+    return !memcmp(h, o->flds_sha1, sizeof h);
 }
 
 /* Adds the deck's own notes and sets their mod against the previous
@@ -478,8 +489,7 @@ static int collect_notes(struct pkg *p, int answered_only,
             st->added++;
         } else {
             const struct apkg_note *o = &p->prev.notes[pi];
-            if (o->mid == pn->model->id && !strcmp(o->flds, flds.s) &&
-                !strcmp(o->tags, pn->tags)) {
+            if (o->mid == pn->model->id && same_flds(o, &flds) && !strcmp(o->tags, pn->tags)) {
                 pn->mod = o->mod;
             } else {
                 pn->mod = new_mod(p, o->mod);
@@ -522,7 +532,9 @@ static void keep_removed(struct pkg *p, struct apkg_stats *st, struct diags *dg,
         if (strmap_get(&p->guids, o->guid, NULL)) continue;
         const struct anki_model *m = anki_model_find(o->mid);
         const char *f[8];
-        if (!m || split_fields(p, o->flds, f, ARRAY_LEN(f)) != m->nfields) {
+        char *of = m ? apkg_note_flds(&p->prev, o) : NULL;
+        if (!of || split_fields(p, of, f, ARRAY_LEN(f)) != m->nfields) {
+            free(of);
             foreign++;
             continue;
         }
@@ -541,6 +553,7 @@ static void keep_removed(struct pkg *p, struct apkg_stats *st, struct diags *dg,
         add_field(&flds, f[0]);
         pn->first = arena_strndup(&p->a, flds.s, flds.len);
         buf_release(&flds);
+        free(of);
         if (has_tag(o->tags, MDECK_REMOVED_TAG)) {
             if (o->mod < p->now - (int64_t)MDECK_REMOVED_KEEP_DAYS * 86400) {
                 p->nnotes--;
@@ -714,8 +727,10 @@ static const char index_sql[] =
 
 static int sql_fail(sqlite3 *db, const struct pkg *p, struct diags *dg)
 {
-    diag_add(dg, SEV_ERROR, p->d->dir, 0, 0,
-             "cannot build the Anki collection: %s", sqlite3_errmsg(db));
+    int e = sqlite3_system_errno(db);
+    diag_add(dg, SEV_ERROR, p->out_path, 0, 0,
+             "cannot build the Anki collection: %s%s%s (the previous file is kept)",
+             sqlite3_errmsg(db), e ? ": " : "", e ? strerror(e) : "");
     return -1;
 }
 
@@ -842,13 +857,10 @@ out:
     return rc;
 }
 
-/* Builds the collection in memory; out then borrows its bytes (cap 0: not
- * freed by buf_release) until p->db is closed.  The database lives in
- * SQLite's memdb VFS, whose file is one contiguous buffer that
- * sqlite3_serialize() can hand out without a copy: a :memory: database
- * would hold every page in its page cache and serialise into a second
- * copy of the whole collection. */
-static int write_collection(struct pkg *p, struct buf *out, struct diags *dg)
+/* Builds the collection in the file at path (created beside the package's
+ * temporary, so nothing of it stays in memory but SQLite's page cache) and
+ * closes it. */
+static int write_collection(struct pkg *p, const char *path, struct diags *dg)
 {
     int64_t maxmod = 0;
     for (size_t i = 0; i < p->nnotes; i++)
@@ -858,22 +870,21 @@ static int write_collection(struct pkg *p, struct buf *out, struct diags *dg)
             if (anki_models[i]->mod > maxmod) maxmod = anki_models[i]->mod;
 
     sqlite3 *db = NULL;
-    /* A name without a leading '/': private to this connection. */
-    if (sqlite3_open_v2("mdeck-collection", &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
-                        "memdb") != SQLITE_OK) {
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
+        SQLITE_OK) {
         int rc = sql_fail(db, p, dg);
         sqlite3_close(db);
         return rc;
     }
-    p->db = db;
-    sqlite3_int64 limit = (sqlite3_int64)APKG_MAX_COLLECTION * 2; /* memdb's default: 1 GiB */
-    sqlite3_file_control(db, "main", SQLITE_FCNTL_SIZE_LIMIT, &limit);
     int rc = -1;
     /* Rollback-journal format (header bytes 18/19 = 1): importers copy the
-     * file as it is; WAL would leave them an empty collection. */
+     * file as it is; WAL would leave them an empty collection.  No journal
+     * and no syncs: the file is private to this build and thrown away when
+     * the build fails; the package made from it is fsynced. */
     if (sqlite3_exec(db,
                      "PRAGMA page_size=4096; PRAGMA journal_mode=OFF;"
-                     "PRAGMA synchronous=OFF; PRAGMA encoding='UTF-8';",
+                     "PRAGMA synchronous=OFF; PRAGMA locking_mode=EXCLUSIVE;"
+                     "PRAGMA cache_size=-16384; PRAGMA encoding='UTF-8';",
                      NULL, NULL, NULL) ||
         sqlite3_exec(db, schema_sql, NULL, NULL, NULL) ||
         sqlite3_exec(db, "BEGIN", NULL, NULL, NULL)) {
@@ -886,28 +897,26 @@ static int write_collection(struct pkg *p, struct buf *out, struct diags *dg)
         sql_fail(db, p, dg);
         goto out;
     }
-    sqlite3_int64 size = 0;
-    unsigned char *bytes = sqlite3_serialize(db, "main", &size, SQLITE_SERIALIZE_NOCOPY);
-    if (!bytes) {
-        diag_add(dg, SEV_ERROR, p->d->dir, 0, 0,
-                 "cannot serialise the Anki collection (out of memory?)");
-        goto out;
-    }
-    buf_release(out);
-    out->s = (char *)bytes;
-    out->len = (size_t)size;
-    out->cap = 0; /* borrowed */
     rc = 0;
 out:
+    if (sqlite3_close(db) != SQLITE_OK && rc == 0) {
+        diag_add(dg, SEV_ERROR, p->out_path, 0, 0,
+                 "cannot finish the Anki collection in %s: %s (the previous file is kept)", path,
+                 sqlite3_errmsg(db));
+        rc = -1;
+    }
     return rc;
 }
 
 /* --- zip ------------------------------------------------------------------ */
 
-static int add_entry(zip_t *za, const char *name, const struct buf *data,
-                   int deflate)
+/* Adds data, or the file at file when data is NULL (deflated on every
+ * core: the collection is the one large entry). */
+static int add_entry(zip_t *za, const char *name, const struct buf *data, const char *file,
+                     int deflate)
 {
-    zip_source_t *s = zip_source_buffer(za, data->s, data->len, 0);
+    zip_source_t *s = data ? zip_source_buffer(za, data->s, data->len, 0)
+                           : pdeflate_source(za, file, 1);
     if (!s) return -1;
     zip_int64_t i = zip_file_add(za, name, s, 0);
     if (i < 0) {
@@ -916,8 +925,8 @@ static int add_entry(zip_t *za, const char *name, const struct buf *data,
     }
     zip_uint64_t idx = (zip_uint64_t)i;
     /* Fixed time and attributes: the bytes depend on the content only. */
-    if (zip_set_file_compression(za, idx, deflate ? ZIP_CM_DEFLATE : ZIP_CM_STORE,
-                                 deflate ? 1 : 0) < 0 ||
+    if ((data && zip_set_file_compression(za, idx, deflate ? ZIP_CM_DEFLATE : ZIP_CM_STORE,
+                                          deflate ? 1 : 0) < 0) ||
         zip_file_set_dostime(za, idx, ZIP_DOS_TIME, ZIP_DOS_DATE, 0) < 0 ||
         zip_file_set_external_attributes(za, idx, 0, ZIP_OPSYS_UNIX,
                                          (zip_uint32_t)0100644 << 16) < 0)
@@ -931,7 +940,7 @@ static int media_name_safe(const char *s)
            strcmp(s, "..") && strlen(s) <= 120;
 }
 
-/* Reads every media file into p->bufs[1..] and the map into p->bufs[0]. */
+/* Reads every media file into p->bufs[2..] and the map into p->bufs[1]. */
 static int load_media(struct pkg *p, struct diags *dg)
 {
     const struct deck *d = p->d;
@@ -968,57 +977,37 @@ static int load_media(struct pkg *p, struct diags *dg)
     return rc;
 }
 
-static int write_zip(struct pkg *p, struct buf *out, struct diags *dg)
+/* The package, written by libzip into zip_path (which it replaces through a
+ * temporary of its own beside it). */
+static int write_zip(struct pkg *p, const char *db_path, const char *zip_path, struct diags *dg)
 {
-    zip_error_t ze;
-    zip_error_init(&ze);
-    zip_source_t *src = zip_source_buffer_create(NULL, 0, 0, &ze);
-    zip_t *za = src ? zip_open_from_source(src, ZIP_TRUNCATE, &ze) : NULL;
+    int ze = 0;
+    zip_t *za = zip_open(zip_path, ZIP_CREATE | ZIP_TRUNCATE, &ze);
     if (!za) {
-        diag_add(dg, SEV_ERROR, p->d->dir, 0, 0, "cannot create the package: %s",
-                 zip_error_strerror(&ze));
-        if (src) zip_source_free(src);
-        zip_error_fini(&ze);
+        zip_error_t e;
+        zip_error_init_with_code(&e, ze);
+        diag_add(dg, SEV_ERROR, p->out_path, 0, 0,
+                 "cannot write the package into %s: %s (the previous file is kept)", zip_path,
+                 zip_error_strerror(&e));
+        zip_error_fini(&e);
         return -1;
     }
-    zip_source_keep(src); /* survives zip_close, which writes into it */
-    int rc = -1;
-    if (add_entry(za, "collection.anki2", &p->bufs[0], 1) < 0 ||
-        add_entry(za, "media", &p->bufs[1], 1) < 0)
+    if (add_entry(za, "collection.anki2", NULL, db_path, 1) < 0 ||
+        add_entry(za, "media", &p->bufs[1], NULL, 1) < 0)
         goto fail;
     for (size_t i = 0; i < p->d->nmedia; i++) {
         char key[32];
         snprintf(key, sizeof key, "%zu", i);
-        if (add_entry(za, key, &p->bufs[i + 2], 0) < 0) goto fail;
+        if (add_entry(za, key, &p->bufs[i + 2], NULL, 0) < 0) goto fail;
     }
     if (zip_close(za) < 0) goto fail;
-    za = NULL;
-    zip_stat_t zs;
-    if (zip_source_open(src) < 0) goto fail_src;
-    if (zip_source_stat(src, &zs) < 0 || !(zs.valid & ZIP_STAT_SIZE)) {
-        zip_source_close(src);
-        goto fail_src;
-    }
-    buf_grow(out, (size_t)zs.size);
-    zip_int64_t n = zip_source_read(src, out->s + out->len, zs.size);
-    zip_source_close(src);
-    if (n < 0 || (zip_uint64_t)n != zs.size) goto fail_src;
-    out->len += (size_t)n;
-    out->s[out->len] = '\0';
-    rc = 0;
-    goto done;
+    return 0;
 fail:
-    diag_add(dg, SEV_ERROR, p->d->dir, 0, 0, "cannot create the package: %s",
+    diag_add(dg, SEV_ERROR, p->out_path, 0, 0,
+             "cannot write the package into %s: %s (the previous file is kept)", zip_path,
              zip_strerror(za));
     zip_discard(za);
-    goto done;
-fail_src:
-    diag_add(dg, SEV_ERROR, p->d->dir, 0, 0, "cannot create the package: %s",
-             zip_error_strerror(zip_source_error(src)));
-done:
-    zip_source_free(src);
-    zip_error_fini(&ze);
-    return rc;
+    return -1;
 }
 
 /* --- entry point --------------------------------------------------------- */
@@ -1034,7 +1023,6 @@ static void pkg_free(struct pkg *p)
     strmap_free(&p->deck_at);
     if (p->have_prev) apkg_info_free(&p->prev);
     arena_free(&p->a);
-    sqlite3_close(p->db); /* after bufs[0], which borrowed its bytes */
     buf_release(&p->scratch);
 }
 
@@ -1050,6 +1038,32 @@ int apkg_build_prev(const struct deck *d, const char *prev_path, struct apkg_pre
                     int answered_only, struct buf *out, struct apkg_stats *st,
                     struct diags *dg)
 {
+    const char *dir = getenv("TMPDIR");
+    char *tmp = xasprintf("%s/mdeck-apkg-XXXXXX", dir && *dir ? dir : "/tmp");
+    int fd = mkstemp(tmp);
+    if (fd < 0) {
+        diag_add(dg, SEV_ERROR, d->dir, 0, 0, "cannot create a temporary file in %s: %s",
+                 dir && *dir ? dir : "/tmp", strerror(errno));
+        apkg_prev_free(prev);
+        free(tmp);
+        return -1;
+    }
+    close(fd);
+    int rc = apkg_write(d, prev_path, prev, answered_only, tmp, st, dg);
+    buf_reset(out);
+    if (rc == 0 && read_file(tmp, out) < 0) {
+        diag_add(dg, SEV_ERROR, tmp, 0, 0, "cannot read the package back: %s", strerror(errno));
+        rc = -1;
+    }
+    unlink(tmp);
+    free(tmp);
+    return rc;
+}
+
+int apkg_write(const struct deck *d, const char *prev_path, struct apkg_prev *prev,
+               int answered_only, const char *zip_path, struct apkg_stats *st,
+               struct diags *dg)
+{
     struct apkg_stats dummy;
     if (!st) st = &dummy;
     memset(st, 0, sizeof *st);
@@ -1058,6 +1072,7 @@ int apkg_build_prev(const struct deck *d, const char *prev_path, struct apkg_pre
     arena_init(&p.a);
     buf_init(&p.scratch);
     p.d = d;
+    p.out_path = prev_path ? prev_path : d->dir;
     p.now = now_seconds();
     size_t dl = strlen(d->dir);
     while (dl > 1 && d->dir[dl - 1] == '/') dl--;
@@ -1075,12 +1090,15 @@ int apkg_build_prev(const struct deck *d, const char *prev_path, struct apkg_pre
     if (collect_notes(&p, answered_only, st, dg) < 0) rc = -1;
     keep_removed(&p, st, dg, prev_path);
     assign_ids(&p);
+    prof_mark("package: notes");
     if (rc == 0 && load_media(&p, dg) < 0) rc = -1;
-    if (rc == 0 && write_collection(&p, &p.bufs[0], dg) < 0) rc = -1;
-    if (rc == 0) {
-        buf_reset(out);
-        if (write_zip(&p, out, dg) < 0) rc = -1;
-    }
+    char *db_path = xasprintf("%s-collection", zip_path);
+    if (rc == 0 && write_collection(&p, db_path, dg) < 0) rc = -1;
+    prof_mark("package: collection");
+    if (rc == 0 && write_zip(&p, db_path, zip_path, dg) < 0) rc = -1;
+    unlink(db_path);
+    free(db_path);
+    prof_mark("package: zip");
     pkg_free(&p);
     return rc;
 }

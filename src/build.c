@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "mdeck/answers.h"
 #include "mdeck/apkg.h"
@@ -17,6 +18,21 @@
 #include "mdeck/par.h"
 #include "mdeck/publish.h"
 #include "mdeck/textout.h"
+
+struct ident_job {
+    struct deck *d;
+    int write, rc;
+    struct arena arena;
+    struct diags dg;
+};
+
+static void *ident_run(void *arg)
+{
+    struct ident_job *j = arg;
+    j->rc = identity_assign_in(j->d, &j->arena, j->write, &j->dg);
+    prof_mark("identities");
+    return NULL;
+}
 
 int deck_load(struct deck *d, const char *dir, const struct build_opts *o,
               struct diags *dg)
@@ -28,12 +44,33 @@ int deck_load(struct deck *d, const char *dir, const struct build_opts *o,
                  errno == ENOENT ? "no such folder" : "not a folder");
         return -1;
     }
+    prof_mark("start");
     if (index_parse(d, dg) < 0) return -1;
+    prof_mark("index");
     int rc = 0;
     /* mdeck.lock is published in the deck folder: a killed run's temporary */
     if (o && o->write_lock && !o->dry_run) publish_clean_stale(dir);
-    if (identity_assign(d, o && o->write_lock && !o->dry_run, dg) < 0) rc = -1;
-    if (answers_attach(d, dg) < 0) rc = -1;
+    /* Identities (the lock file) and answers touch different parts of the
+     * notes: the first runs on a thread of its own, with its own arena and
+     * diagnostics, taken over afterwards in the order one after the other
+     * would give. */
+    struct ident_job job = {.d = d, .write = o && o->write_lock && !o->dry_run};
+    arena_init(&job.arena);
+    diags_init(&job.dg);
+    pthread_t tid;
+    int threaded = pthread_create(&tid, NULL, ident_run, &job) == 0;
+    if (!threaded) ident_run(&job);
+    struct diags adg;
+    diags_init(&adg);
+    if (answers_attach(d, &adg) < 0) rc = -1;
+    prof_mark("answers");
+    if (threaded) pthread_join(tid, NULL);
+    arena_adopt(&d->arena, &job.arena);
+    if (job.rc < 0) rc = -1;
+    diags_move(dg, &job.dg);
+    diags_move(dg, &adg);
+    diags_free(&job.dg);
+    diags_free(&adg);
     return rc;
 }
 
@@ -70,30 +107,97 @@ static int make_dirs(const char *path, struct diags *dg)
     return rc;
 }
 
-/* One output made in memory: its bytes, diagnostics and result. */
+/* One output, made into a temporary beside its file: the package by
+ * libzip into a file of its own, the text files streamed (publish_stream:
+ * nothing is written while they equal the current files).  Nothing is
+ * visible until the build publishes. */
 struct output {
     unsigned fmt;
     const struct deck *d;
     const char *path;
     int answered_only;
-    struct buf bytes;
+    char *tmp;                 /* FMT_APKG: the package written */
+    struct publish_stream ps;  /* FMT_CSV, FMT_QUIZLET */
     struct diags dg;
     struct apkg_stats as;
     struct apkg_prev prev; /* FMT_APKG: the previous package */
     int rc;
 };
 
+/* A new empty file in $TMPDIR (or /tmp); its name, or NULL. */
+static char *temp_file_name(void)
+{
+    const char *dir = getenv("TMPDIR");
+    char *t = xasprintf("%s/mdeck-apkg-XXXXXX", dir && *dir ? dir : "/tmp");
+    int fd = mkstemp(t);
+    if (fd < 0) {
+        free(t);
+        return NULL;
+    }
+    close(fd);
+    return t;
+}
+
+static void flush_to_stream(struct sink *k)
+{
+    publish_stream_write(k->arg, k->b.s, k->b.len);
+    buf_reset(&k->b);
+}
+
 static void *make_output(void *arg)
 {
     struct output *o = arg;
-    if (o->fmt == FMT_APKG)
-        o->rc = apkg_build_prev(o->d, o->path, &o->prev, o->answered_only, &o->bytes, &o->as,
-                                &o->dg);
-    else if (o->fmt == FMT_CSV)
-        o->rc = csv_build(o->d, o->answered_only, &o->bytes, &o->dg);
-    else
-        o->rc = quizlet_build(o->d, o->answered_only, &o->bytes, &o->dg);
+    if (o->fmt == FMT_APKG) {
+        /* Made beside the package; where that folder takes no new file
+         * (read-only, full), in $TMPDIR: an unchanged package then still
+         * needs no write, and a changed one fails when it is published. */
+        o->tmp = publish_temp_name(o->path, "");
+        if (!o->tmp) o->tmp = temp_file_name();
+        if (!o->tmp) {
+            diag_add(&o->dg, SEV_ERROR, o->path, 0, 0,
+                     "cannot create a temporary file beside it or in $TMPDIR: %s (the previous file is kept)",
+                     strerror(errno));
+            apkg_prev_free(&o->prev);
+            o->rc = -1;
+        } else {
+            o->rc = apkg_write(o->d, o->path, &o->prev, o->answered_only, o->tmp, &o->as,
+                               &o->dg);
+        }
+        prof_mark("package");
+        return NULL;
+    }
+    publish_stream_open(&o->ps, o->path, &o->dg);
+    struct sink k = {.b = BUF_INIT, .flush = flush_to_stream, .arg = &o->ps};
+    if (o->fmt == FMT_CSV) o->rc = csv_write(o->d, o->answered_only, &k, &o->dg);
+    else o->rc = quizlet_write(o->d, o->answered_only, &k, &o->dg);
+    flush_to_stream(&k);
+    buf_release(&k.b);
+    prof_mark(o->fmt == FMT_CSV ? "csv" : "quizlet");
     return NULL;
+}
+
+/* Publishing, first phase: the output's temporary fsynced (or found equal
+ * to the current file).  1 ready, 0 unchanged, -1 error. */
+static int output_prepare(struct output *o, struct publish *pub, struct diags *dg)
+{
+    if (o->fmt == FMT_APKG) {
+        int r = publish_prepare_written(pub, o->path, o->tmp, dg);
+        free(o->tmp);
+        o->tmp = NULL;
+        return r;
+    }
+    return publish_stream_finish(&o->ps, pub, dg);
+}
+
+/* Whatever an output left unpublished is removed. */
+static void output_discard(struct output *o)
+{
+    if (o->tmp) {
+        unlink(o->tmp);
+        free(o->tmp);
+        o->tmp = NULL;
+    }
+    if (o->fmt != FMT_APKG && o->path) publish_stream_abort(&o->ps);
 }
 
 /* The previous package, read on a thread of its own while the deck loads:
@@ -110,6 +214,7 @@ static void *read_prev(void *arg)
 {
     struct prev_ahead *a = arg;
     apkg_prev_read(a->path, &a->prev);
+    prof_mark("previous package read");
     return NULL;
 }
 
@@ -170,15 +275,14 @@ int build_deck(const char *dir, const struct build_opts *o, struct build_stats *
     if (make_dirs(o->outdir, dg) < 0) { rc = -1; goto out; }
     publish_clean_stale(o->outdir); /* temporaries of a killed run */
 
-    /* Every output is made in memory first: a failure in any of them leaves
-     * every previous file as it was. */
+    /* Every output is made into a temporary first: a failure in any of
+     * them leaves every previous file as it was. */
     static const unsigned order[] = {FMT_APKG, FMT_CSV, FMT_QUIZLET};
-    struct buf bytes[3] = {BUF_INIT, BUF_INIT, BUF_INIT};
     char *paths[3] = {0};
     struct output outs[3];
     for (int i = 0; i < 3; i++) {
         outs[i] = (struct output){.fmt = order[i], .d = &d, .answered_only = o->answered_only};
-        buf_init(&outs[i].bytes);
+        outs[i].ps.fd = outs[i].ps.old_fd = -1;
         diags_init(&outs[i].dg);
         if (formats & order[i]) outs[i].path = paths[i] = output_path(o->outdir, d.slug, order[i]);
     }
@@ -196,14 +300,12 @@ int build_deck(const char *dir, const struct build_opts *o, struct build_stats *
         if (outs[i].rc < 0 && !threaded) break;
     }
     if (threaded) pthread_join(apkg_tid, NULL);
+    prof_mark("outputs made");
     for (int i = 0; i < 3; i++) {
         if (rc == 0 && paths[i]) {
             diags_move(dg, &outs[i].dg);
             rc = outs[i].rc;
-            bytes[i] = outs[i].bytes;
-            buf_init(&outs[i].bytes);
         }
-        buf_release(&outs[i].bytes);
         diags_free(&outs[i].dg);
         apkg_prev_free(&outs[i].prev); /* left when the package was not made */
     }
@@ -212,18 +314,19 @@ int build_deck(const char *dir, const struct build_opts *o, struct build_stats *
     st->removed = outs[0].as.removed;
     if (rc == 0 && o->before_publish && o->before_publish(o->before_publish_arg))
         st->discarded = 1;
-    /* Two phases: every changed output is written and fsynced to its
-     * temporary first; only when all succeeded are they renamed, so a
-     * failure in any output replaces none. */
+    /* Two phases: every changed output is fsynced in its temporary first;
+     * only when all succeeded are they renamed, so a failure in any output
+     * replaces none. */
     struct publish pub[3];
     int ready[3] = {0};
     for (int i = 0; i < 3 && rc == 0 && !st->discarded; i++) {
         if (!paths[i]) continue;
-        ready[i] = publish_prepare(&pub[i], paths[i], bytes[i].s, bytes[i].len, dg);
+        ready[i] = output_prepare(&outs[i], &pub[i], dg);
         if (ready[i] < 0) rc = -1;
         else st->produced |= order[i];
     }
     for (int i = 0; i < 3; i++) {
+        output_discard(&outs[i]);
         if (ready[i] <= 0) continue;
         if (rc < 0) {
             publish_abort(&pub[i]);
@@ -234,10 +337,8 @@ int build_deck(const char *dir, const struct build_opts *o, struct build_stats *
         if (w > 0) st->written |= order[i];
     }
     if (rc < 0) st->produced = 0;
-    for (int i = 0; i < 3; i++) {
-        buf_release(&bytes[i]);
-        free(paths[i]);
-    }
+    prof_mark("published");
+    for (int i = 0; i < 3; i++) free(paths[i]);
 out:
     prev_end(&ahead);
     deck_free(&d);

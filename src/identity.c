@@ -21,9 +21,11 @@ struct record {
 struct records {
     struct record *v;
     size_t n, cap;
+    int loaded;    /* the file existed and was read */
+    int skipped;   /* entries without an id or question (dropped on rewrite) */
 };
 
-static int load_records(struct deck *d, const char *path, struct records *r,
+static int load_records(struct arena *a, const char *path, struct records *r,
                         struct diags *dg)
 {
     struct buf text = BUF_INIT;
@@ -49,27 +51,31 @@ static int load_records(struct deck *d, const char *path, struct records *r,
     json_array_foreach(notes, i, e) {
         const char *id = json_string_value(json_object_get(e, "id"));
         const char *q = json_string_value(json_object_get(e, "question"));
-        if (!id || !q) continue;
+        if (!id || !q) {
+            r->skipped = 1;
+            continue;
+        }
         GROW(r->v, r->n + 1, r->cap);
         struct record *rec = &r->v[r->n++];
         memset(rec, 0, sizeof *rec);
-        rec->id = arena_strdup(&d->arena, id);
-        rec->question = arena_strdup(&d->arena, q);
+        rec->id = arena_strdup(a, id);
+        rec->question = arena_strdup(a, q);
         struct buf k = BUF_INIT;
         text_key(q, &k);
-        rec->key = arena_strndup(&d->arena, k.s, k.len);
+        rec->key = arena_strndup(a, k.s, k.len);
         buf_release(&k);
-        rec->link = arena_strdup(&d->arena, json_string_value(json_object_get(e, "link")));
+        rec->link = arena_strdup(a, json_string_value(json_object_get(e, "link")));
         json_t *src = json_object_get(e, "sources");
         if (json_is_array(src)) {
-            rec->sources = arena_alloc(&d->arena, (json_array_size(src) + 1) * sizeof *rec->sources);
+            rec->sources = arena_alloc(a, (json_array_size(src) + 1) * sizeof *rec->sources);
             size_t k2;
             json_t *s;
             json_array_foreach(src, k2, s) if (json_is_string(s))
-                rec->sources[rec->nsources++] = arena_strdup(&d->arena, json_string_value(s));
+                rec->sources[rec->nsources++] = arena_strdup(a, json_string_value(s));
         }
     }
     json_decref(root);
+    r->loaded = 1;
     return 0;
 }
 
@@ -305,7 +311,42 @@ static void match_similar(struct deck *d, struct records *r, struct diags *dg)
     free(rb);
 }
 
+static int same_str(const char *x, const char *y)
+{
+    return x == y || (x && y && !strcmp(x, y));
+}
+
+/* 1 when writing the records of this build would give back the file just
+ * read: every note holds its own record's id with the same question, link
+ * and sources, and the file was in mdeck's order (ids ascending, each once)
+ * with nothing dropped.  Serialising 100,000 records only to find the same
+ * bytes is most of the lock file's cost in a large deck. */
+static int records_unchanged(const struct deck *d, const struct records *r,
+                             const struct strmap *byid)
+{
+    if (!r->loaded || r->skipped || r->n < d->nnotes) return 0;
+    for (size_t i = 1; i < r->n; i++)
+        if (strcmp(r->v[i - 1].id, r->v[i].id) >= 0) return 0;
+    for (size_t i = 0; i < d->nnotes; i++) {
+        const struct note *n = &d->notes[i];
+        size_t at;
+        if (!strmap_get(byid, n->id, &at) || at == (size_t)-1) return 0;
+        const struct record *rec = &r->v[at];
+        if (!rec->taken || strcmp(rec->question, n->question) || !same_str(rec->link, n->link) ||
+            rec->nsources != n->nsources)
+            return 0;
+        for (size_t k = 0; k < n->nsources; k++)
+            if (strcmp(rec->sources[k], n->sources[k])) return 0;
+    }
+    return 1;
+}
+
 int identity_assign(struct deck *d, int write, struct diags *dg)
+{
+    return identity_assign_in(d, &d->arena, write, dg);
+}
+
+int identity_assign_in(struct deck *d, struct arena *a, int write, struct diags *dg)
 {
     char *path = xasprintf("%s/%s", d->dir, IDENTITY_FILE);
     struct records r = {0};
@@ -317,7 +358,8 @@ int identity_assign(struct deck *d, int write, struct diags *dg)
         free(path);
         return -1;
     }
-    int rc = load_records(d, path, &r, dg);
+    int rc = load_records(a, path, &r, dg);
+    prof_mark("identities: lock read");
     if (rc < 0) goto out;
 
     struct strmap bykey, byid;
@@ -382,9 +424,9 @@ int identity_assign(struct deck *d, int write, struct diags *dg)
         sha256(n->key, strlen(n->key), h);
         char hx[65];
         hex(h, 5, hx);
-        const char *id = arena_printf(&d->arena, "q%s", hx);
+        const char *id = arena_printf(a, "q%s", hx);
         for (int k = 2; strmap_get(&byid, id, NULL); k++)
-            id = arena_printf(&d->arena, "q%s-%d", hx, k);
+            id = arena_printf(a, "q%s-%d", hx, k);
         n->id = id;
         strmap_put(&byid, n->id, (size_t)-1);
     }
@@ -404,10 +446,12 @@ int identity_assign(struct deck *d, int write, struct diags *dg)
         }
     }
     strmap_free(&used);
+    int unchanged = rc == 0 && write && records_unchanged(d, &r, &byid);
+    prof_mark("identities: matched");
     strmap_free(&bykey);
     strmap_free(&byid);
 
-    if (rc == 0 && write) {
+    if (rc == 0 && write && !unchanged) {
         json_t *j = records_json(d, &r);
         char *text = json_dumps(j, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
         struct buf b = BUF_INIT;

@@ -78,8 +78,9 @@ static void tags_text(const struct deck *d, const struct note *n, struct buf *ou
     free(all);
 }
 
-int csv_build(const struct deck *d, int answered_only, struct buf *out, struct diags *dg)
+int csv_write(const struct deck *d, int answered_only, struct sink *k, struct diags *dg)
 {
+    struct buf *out = &k->b;
     int one_deck = 1, any_cloze = 0, any_basic = 0;
     for (size_t i = 0; i < d->nnotes; i++) {
         if (strcmp(d->notes[i].deck, d->name)) one_deck = 0;
@@ -119,6 +120,7 @@ int csv_build(const struct deck *d, int answered_only, struct buf *out, struct d
         csv_field(out, guid, !col_type && !col_deck);
         if (col_type) csv_field(out, n->cloze ? "mdeck Cloze" : basic, !col_deck);
         if (col_deck) csv_field(out, n->deck, 1);
+        sink_step(k);
     }
     buf_release(&f);
     if (d->nmedia)
@@ -169,8 +171,9 @@ static const char *short_text(const char *s, size_t max, struct buf *b)
     return b->s;
 }
 
-int quizlet_build(const struct deck *d, int answered_only, struct buf *out, struct diags *dg)
+int quizlet_write(const struct deck *d, int answered_only, struct sink *k, struct diags *dg)
 {
+    struct buf *out = &k->b;
     struct buf shortq = BUF_INIT;
     const char *index_path = NULL;
     struct buf path = BUF_INIT;
@@ -195,11 +198,28 @@ int quizlet_build(const struct deck *d, int answered_only, struct buf *out, stru
                      short_text(n->question, 40, &shortq), dc > QUIZLET_MAX_CHARS ? "definition" : "term",
                      dc > QUIZLET_MAX_CHARS ? dc : tc, QUIZLET_MAX_CHARS,
                      dc > QUIZLET_MAX_CHARS ? "answer" : "question");
+        sink_step(k);
     }
     if (cards) buf_addc(out, '\n');
     buf_release(&path);
     buf_release(&shortq);
     return 0;
+}
+
+int csv_build(const struct deck *d, int answered_only, struct buf *out, struct diags *dg)
+{
+    struct sink k = {.b = *out};
+    int rc = csv_write(d, answered_only, &k, dg);
+    *out = k.b;
+    return rc;
+}
+
+int quizlet_build(const struct deck *d, int answered_only, struct buf *out, struct diags *dg)
+{
+    struct sink k = {.b = *out};
+    int rc = quizlet_write(d, answered_only, &k, dg);
+    *out = k.b;
+    return rc;
 }
 
 const char *quizlet_instructions(void)

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -258,6 +259,31 @@ int64_t now_millis(void)
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int prof_on;
+static struct timespec prof_first;
+
+static void prof_init(void)
+{
+    prof_on = getenv("MDECK_PROFILE") != NULL;
+    clock_gettime(CLOCK_MONOTONIC, &prof_first);
+}
+
+void prof_mark(const char *stage)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    static _Thread_local struct timespec last;
+    pthread_once(&once, prof_init);
+    if (!prof_on) return;
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    if (!last.tv_sec && !last.tv_nsec) last = prof_first;
+    double ms = (double)(now.tv_sec - last.tv_sec) * 1e3 + (double)(now.tv_nsec - last.tv_nsec) / 1e6;
+    double at = (double)(now.tv_sec - prof_first.tv_sec) * 1e3 +
+                (double)(now.tv_nsec - prof_first.tv_nsec) / 1e6;
+    fprintf(stderr, "mdeck: profile: %-22s %8.1f ms  (at %.1f ms)\n", stage, ms, at);
+    last = now;
 }
 
 int str_starts_with(const char *s, const char *prefix)

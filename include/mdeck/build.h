@@ -12,8 +12,9 @@ struct build_opts {
     int answered_only;       /* leave out questions without an answer */
     int write_lock;          /* write the identity lock file when it changed */
     int dry_run;             /* parse and check only, write nothing */
-    /* Called once every output is made in memory, right before the first
-     * one is published (never on errors or dry runs).  Non-zero: publish
+    /* Called once every output is made (into hidden temporaries beside the
+     * outputs), right before the first one is published (never on errors
+     * or dry runs).  Non-zero: publish
      * nothing; build_deck returns 0 with st->discarded = 1.  `mdeck watch`
      * uses it to drop a build whose sources changed while it ran. */
     int (*before_publish)(void *arg);

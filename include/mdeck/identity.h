@@ -28,4 +28,10 @@
  * or corrupt lock file: an error naming it; nothing is written). */
 int identity_assign(struct deck *d, int write, struct diags *dg);
 
+/* The same, with every string it makes (ids, records) allocated from a
+ * instead of d's arena, and nothing of d written but note->id: it can run
+ * on a thread of its own while the answers are attached. */
+struct arena;
+int identity_assign_in(struct deck *d, struct arena *a, int write, struct diags *dg);
+
 #endif

@@ -33,6 +33,40 @@ int publish_prepare(struct publish *p, const char *path, const void *data,
 int publish_commit(struct publish *p, struct diags *dg);
 void publish_abort(struct publish *p);
 
+/* Streaming: an output written piece by piece instead of being held in
+ * memory.  While the bytes written equal the current file's, nothing is
+ * written (a rebuild that changes nothing costs a read); at the first
+ * difference the temporary is made, the equal prefix copied into it, and
+ * writing goes on there.  finish fsyncs it and fills p for publish_commit
+ * (returns 1), or reports the bytes unchanged (0), or an error (-1, with a
+ * diagnostic naming path; nothing is left behind).  Write errors are kept
+ * and reported by finish. */
+struct publish_stream {
+    struct publish p;
+    int old_fd;        /* the current file, -1 when there is none */
+    long long old_size;
+    long long off;     /* bytes written so far */
+    int same;          /* bytes so far equal the current file's */
+    int fd;            /* the temporary, -1 until it is needed */
+    int err;           /* errno of the first failure */
+};
+int publish_stream_open(struct publish_stream *s, const char *path, struct diags *dg);
+void publish_stream_write(struct publish_stream *s, const void *data, size_t len);
+int publish_stream_finish(struct publish_stream *s, struct publish *p, struct diags *dg);
+void publish_stream_abort(struct publish_stream *s);
+
+/* A temporary name in the folder of path (a symlinked path: of its target)
+ * that publish_clean_stale() recognises; suffix is appended.  Caller frees. */
+char *publish_temp_name(const char *path, const char *suffix);
+
+/* For a file another library wrote (the package, written by libzip).
+ * Compares tmp with the current file; unchanged: tmp is removed and 0
+ * returned.  Else tmp (copied beside path's target first when it is in
+ * another folder) gets the current file's mode, is fsynced, and p is ready
+ * for publish_commit (1).  -1 on errors; tmp is removed in every case. */
+int publish_prepare_written(struct publish *p, const char *path, const char *tmp,
+                            struct diags *dg);
+
 /* Removes stale temporaries (".<name>.mdeck-tmp-<pid>-*") left in dir by a
  * killed process; those of a live writer (another build or watcher
  * publishing into the same folder) are left alone. */

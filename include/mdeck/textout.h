@@ -22,6 +22,11 @@
 int csv_build(const struct deck *d, int answered_only, struct buf *out,
               struct diags *dg);
 
+/* The same two, streamed: written into k piece by piece (see struct sink). */
+int csv_write(const struct deck *d, int answered_only, struct sink *k, struct diags *dg);
+int quizlet_write(const struct deck *d, int answered_only, struct sink *k,
+                  struct diags *dg);
+
 /* Quizlet "import from text" file; cards too long are reported as warnings,
  * never cut.  Returns 0. */
 int quizlet_build(const struct deck *d, int answered_only, struct buf *out,

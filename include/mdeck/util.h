@@ -78,6 +78,21 @@ const char *read_file_error(int e);
  * resolved): a deck's own files must not lead out of it.  1 otherwise. */
 int path_stays_in(const char *path, const char *dir);
 
+/* Where a writer's bytes go: b collects them; when flush is set, the
+ * writer calls sink_step() between records and flush takes b's bytes away
+ * (to a file) once there are SINK_CHUNK of them, so that a large output is
+ * never held whole.  With flush NULL everything stays in b. */
+struct sink {
+    struct buf b;
+    void (*flush)(struct sink *k);
+    void *arg;
+};
+#define SINK_CHUNK ((size_t)1 << 20)
+static inline void sink_step(struct sink *k)
+{
+    if (k->flush && k->b.len >= SINK_CHUNK) k->flush(k);
+}
+
 /* HTML escaping of text (&, <, >, ") appended to b. */
 void buf_add_html_escaped(struct buf *b, const char *s, size_t n);
 
@@ -85,6 +100,12 @@ void buf_add_html_escaped(struct buf *b, const char *s, size_t n);
  * so that tests can move time forward deterministically. */
 int64_t now_seconds(void);
 int64_t now_millis(void);
+
+/* Stage timings for profiling a build: when MDECK_PROFILE is set in the
+ * environment, prints "mdeck: profile: STAGE N ms" to stderr, N being the
+ * time since the previous mark on the same thread (or since the first mark
+ * of the process).  Otherwise a call costs a flag test. */
+void prof_mark(const char *stage);
 
 int str_starts_with(const char *s, const char *prefix);
 int str_ends_with(const char *s, const char *suffix);

@@ -779,6 +779,56 @@ static void test_deterministic(void **state)
     deck_free(&b);
 }
 
+/* The slim reader (the previous package of every build) gives the same
+ * notes as the full one, with the SHA-1 of the fields instead of the
+ * fields, and the fields themselves on request from the kept collection. */
+static void test_read_slim(void **state)
+{
+    set_now(T0);
+    struct deck a;
+    make_deck(&a);
+    char *path = tmp_path("slim.apkg");
+    build_file(&a, path, 0, NULL);
+    struct apkg_info full, slim;
+    struct diags dg;
+    diags_init(&dg);
+    assert_int_equal(apkg_read(path, &full, &dg), 0);
+    assert_int_equal(apkg_read_slim(path, &slim, &dg), 0);
+    assert_non_null(slim.db);
+    assert_null(full.db);
+    assert_true(full.nnotes > 2);
+    assert_int_equal(full.nnotes, slim.nnotes);
+    assert_int_equal(full.ncards, slim.ncards);
+    for (size_t i = 0; i < full.nnotes; i++) {
+        const struct apkg_note *f = &full.notes[i], *s = &slim.notes[i];
+        assert_int_equal(f->id, s->id);
+        assert_string_equal(f->guid, s->guid);
+        assert_string_equal(f->tags, s->tags);
+        assert_int_equal(f->mod, s->mod);
+        assert_null(s->flds);
+        assert_null(s->sfld);
+        uint8_t h[20];
+        sha1(f->flds, strlen(f->flds), h);
+        assert_memory_equal(h, s->flds_sha1, 20);
+        char *again = apkg_note_flds(&slim, s);
+        assert_non_null(again);
+        assert_string_equal(again, f->flds);
+        free(again);
+        again = apkg_note_flds(&full, f);
+        assert_string_equal(again, f->flds);
+        free(again);
+    }
+    /* A note the collection does not hold: NULL, not a crash. */
+    struct apkg_note ghost = slim.notes[0];
+    ghost.id = 12345;
+    assert_null(apkg_note_flds(&slim, &ghost));
+    apkg_info_free(&full);
+    apkg_info_free(&slim);
+    diags_free(&dg);
+    free(path);
+    deck_free(&a);
+}
+
 static void test_rebuild_mod(void **state)
 {
     set_now(T0);
@@ -1287,6 +1337,7 @@ int main(void)
         cmocka_unit_test(test_reversed),
         cmocka_unit_test(test_answered_only),
         cmocka_unit_test(test_deterministic),
+        cmocka_unit_test(test_read_slim),
         cmocka_unit_test(test_rebuild_mod),
         cmocka_unit_test(test_removed_notes),
         cmocka_unit_test(test_removed_deck_gone),

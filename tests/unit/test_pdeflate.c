@@ -1,0 +1,154 @@
+/* test_pdeflate.c - the collection deflated on every core must come back
+ * from the zip exactly as it went in, with the right CRC, and the package
+ * must not depend on the number of workers. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zip.h>
+#include <zlib.h>
+
+#include "mdeck/pdeflate.h"
+#include "mdeck/util.h"
+#include "scratch.h"
+
+/* Deterministic content: runs of text (compressible, with repeats across
+ * piece boundaries) and runs of noise (incompressible). */
+static void fill(unsigned char *p, size_t n, uint32_t seed)
+{
+    static const char words[] = "attention head softmax kv cache 注意力 ";
+    uint32_t x = seed * 2654435761u + 1;
+    for (size_t i = 0; i < n;) {
+        x = x * 1103515245u + 12345u;
+        size_t run = 1 + (x >> 16) % 5000;
+        int noise = (x >> 8) % 4 == 0;
+        for (size_t k = 0; k < run && i < n; k++, i++) {
+            x = x * 1103515245u + 12345u;
+            p[i] = noise ? (unsigned char)(x >> 16) : (unsigned char)words[i % (sizeof words - 1)];
+        }
+    }
+}
+
+/* Zips data (as file path) with pdeflate into zip_path; returns the zip's bytes. */
+static void zip_with(const char *file, const char *zip_path, const char *threads, struct buf *out)
+{
+    setenv("MDECK_THREADS", threads, 1);
+    int ze = 0;
+    zip_t *za = zip_open(zip_path, ZIP_CREATE | ZIP_TRUNCATE, &ze);
+    assert_non_null(za);
+    zip_source_t *s = pdeflate_source(za, file, 1);
+    assert_non_null(s);
+    zip_int64_t idx = zip_file_add(za, "collection.anki2", s, 0);
+    assert_true(idx >= 0);
+    assert_int_equal(zip_file_set_dostime(za, (zip_uint64_t)idx, 0, 0x21, 0), 0);
+    assert_int_equal(zip_close(za), 0);
+    unsetenv("MDECK_THREADS");
+    buf_reset(out);
+    assert_int_equal(read_file(zip_path, out), 0);
+}
+
+static void roundtrip(size_t n, uint32_t seed)
+{
+    char file[128], zip1[128], zip2[128];
+    snprintf(file, sizeof file, "%s/data", scratch_dir);
+    snprintf(zip1, sizeof zip1, "%s/one.zip", scratch_dir);
+    snprintf(zip2, sizeof zip2, "%s/two.zip", scratch_dir);
+    unsigned char *data = xmalloc(n + 1);
+    fill(data, n, seed);
+    FILE *f = fopen(file, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(data, 1, n, f), n);
+    assert_int_equal(fclose(f), 0);
+
+    struct buf a = BUF_INIT, b = BUF_INIT;
+    zip_with(file, zip1, "1", &a);
+    zip_with(file, zip2, "4", &b);
+    /* The same bytes whatever the number of workers. */
+    assert_int_equal(a.len, b.len);
+    assert_memory_equal(a.s, b.s, a.len);
+
+    /* libzip reads it back (inflating it and checking its CRC). */
+    int ze = 0;
+    zip_t *za = zip_open(zip2, ZIP_RDONLY | ZIP_CHECKCONS, &ze);
+    assert_non_null(za);
+    zip_stat_t st;
+    assert_int_equal(zip_stat(za, "collection.anki2", 0, &st), 0);
+    assert_int_equal(st.size, n);
+    assert_int_equal(st.comp_method, ZIP_CM_DEFLATE);
+    assert_int_equal(st.crc, (zip_uint32_t)crc32(crc32(0L, Z_NULL, 0), data, (uInt)n));
+    if (n > 100000) assert_true(st.comp_size < st.size); /* it did compress */
+    zip_file_t *zf = zip_fopen(za, "collection.anki2", 0);
+    assert_non_null(zf);
+    unsigned char *back = xmalloc(n + 16);
+    zip_int64_t got = 0, r;
+    while ((r = zip_fread(zf, back + got, n + 16 - (size_t)got)) > 0) got += r;
+    assert_true(r == 0);
+    assert_int_equal(got, n);
+    assert_memory_equal(back, data, n);
+    zip_fclose(zf);
+
+    /* And so does zlib on its own: one raw deflate stream, whose final
+     * block ends exactly at the entry's end. */
+    zf = zip_fopen(za, "collection.anki2", ZIP_FL_COMPRESSED);
+    assert_non_null(zf);
+    unsigned char *raw = xmalloc(st.comp_size + 1);
+    got = 0;
+    while ((r = zip_fread(zf, raw + got, st.comp_size + 1 - (size_t)got)) > 0) got += r;
+    assert_int_equal(got, st.comp_size);
+    zip_fclose(zf);
+    zip_close(za);
+    z_stream zs;
+    memset(&zs, 0, sizeof zs);
+    assert_int_equal(inflateInit2(&zs, -15), Z_OK);
+    zs.next_in = raw;
+    zs.avail_in = (uInt)got;
+    zs.next_out = back;
+    zs.avail_out = (uInt)(n + 16);
+    assert_int_equal(inflate(&zs, Z_FINISH), Z_STREAM_END);
+    assert_int_equal(zs.avail_in, 0);
+    assert_int_equal(zs.total_out, n);
+    assert_memory_equal(back, data, n);
+    inflateEnd(&zs);
+    free(raw);
+
+    buf_release(&a);
+    buf_release(&b);
+    free(back);
+    free(data);
+}
+
+static void test_sizes(void **state)
+{
+    (void)state;
+    const size_t P = PDEFLATE_PIECE;
+    const size_t sizes[] = {0, 1, 1000, P - 1, P, P + 1, 3 * P + 17, 8 * P, 8 * P + 5, 17 * P + 3};
+    for (size_t i = 0; i < ARRAY_LEN(sizes); i++) roundtrip(sizes[i], (uint32_t)i + 1);
+}
+
+/* A file that cannot be opened: NULL, not a crash. */
+static void test_missing(void **state)
+{
+    (void)state;
+    char path[128];
+    snprintf(path, sizeof path, "%s/none.zip", scratch_dir);
+    int ze = 0;
+    zip_t *za = zip_open(path, ZIP_CREATE | ZIP_TRUNCATE, &ze);
+    assert_non_null(za);
+    assert_null(pdeflate_source(za, "/nonexistent/mdeck-collection", 1));
+    zip_discard(za);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_sizes, scratch_setup, scratch_teardown),
+        cmocka_unit_test_setup_teardown(test_missing, scratch_setup, scratch_teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
