@@ -35,14 +35,16 @@ PREFIX  ?= /usr/local
 BINDIR  ?= $(PREFIX)/bin
 MANDIR  ?= $(PREFIX)/share/man
 
-.PHONY: all run test deps check-tests asan test-asan clean decks tests bench fuzz
+.PHONY: all run test deps asan test-asan clean decks tests bench fuzz
 all: mdeck
 
 deps:
 	@sh packaging/install-deps.sh
 
+# Replaced by a rename, never rewritten in place: a running mdeck (a test,
+# a watcher) keeps its binary, and cp would fail with "Text file busy".
 mdeck: $(B)/mdeck
-	@cp $(B)/mdeck mdeck
+	@cp $(B)/mdeck mdeck.tmp && mv -f mdeck.tmp mdeck
 
 $(B)/mdeck: $(CMD_OBJ) $(B)/libmdeck.a
 	$(CC) $(CFLAGS) $(EXTRA_CFLAGS) -o $@ $(CMD_OBJ) $(B)/libmdeck.a $(LDLIBS)
@@ -51,13 +53,14 @@ $(B)/libmdeck.a: $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $(LIB_OBJ)
 
-$(B)/obj/%.o: src/%.c $(wildcard include/mdeck/*.h) VERSION
+# Dependencies on headers come from the compiler (-MMD: build/obj/*.d).
+$(B)/obj/%.o: src/%.c VERSION
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+	$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
 
 $(B)/tests/%: tests/unit/%.c $(TEST_HELPERS) $(B)/libmdeck.a
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -Itests/unit -o $@ $< $(TEST_HELPERS) $(B)/libmdeck.a \
+	$(CC) $(ALL_CFLAGS) -MMD -MP -MF $@.d -Itests/unit -o $@ $< $(TEST_HELPERS) $(B)/libmdeck.a \
 	    $(LDLIBS) $(shell pkg-config --libs cmocka)
 
 tests: $(UNIT_BIN)
@@ -223,3 +226,5 @@ fuzz:
 
 bench: $(B)/mdeck
 	@MDECK=$(CURDIR)/$(B)/mdeck python3 bench/bench.py
+
+-include $(wildcard $(B)/obj/*.d $(B)/tests/*.d)

@@ -44,6 +44,11 @@ struct file {
     size_t nsources;
     int used;
     size_t sec_first, sec_end; /* its sections: secs[sec_first..sec_end) */
+    /* While files are read on every core: the file's own sections and
+     * messages, merged into the context's in file order afterwards. */
+    struct section *ls;
+    size_t nls, capls;
+    struct diags *fdg;
 };
 
 struct section {
@@ -54,6 +59,7 @@ struct section {
     char *slug;
     int line;             /* heading line */
     size_t body, body_end;/* byte range of the (shared) body */
+    int body_line;        /* line of the body's first byte */
     int used;
 };
 
@@ -197,6 +203,7 @@ out:
 
 struct hscan {
     struct ctx *c;
+    struct file *f;
     size_t file;
     const char *base;   /* file start */
     int level;          /* inside a heading of this level (1..2), else 0 */
@@ -264,9 +271,10 @@ static int hs_leave(MD_BLOCKTYPE type, void *detail, void *user)
     h->depth--;
     if (type == MD_BLOCK_H && h->level && h->depth == 1) {
         struct ctx *c = h->c;
+        struct file *f = h->f;
         buf_trim(&h->text);
-        GROW(c->secs, c->nsecs + 1, c->capsecs);
-        struct section *s = &c->secs[c->nsecs++];
+        GROW(f->ls, f->nls + 1, f->capls);
+        struct section *s = &f->ls[f->nls++];
         memset(s, 0, sizeof *s);
         s->file = h->file;
         s->level = h->level;
@@ -312,59 +320,75 @@ static size_t line_start(struct line_cursor *lc, const char *s, size_t len, int 
     return lc->off;
 }
 
-static void load_markdown(struct ctx *c, size_t fi)
+/* The diagnostics of file f (made on first use). */
+static struct diags *file_dg(struct file *f)
+{
+    if (!f->fdg) {
+        f->fdg = xmalloc(sizeof *f->fdg);
+        diags_init(f->fdg);
+    }
+    return f->fdg;
+}
+
+/* Reads file fi and finds its sections, touching nothing shared but the
+ * (read-only) deck: files are loaded on every core.  Strings that outlive
+ * the build go into a, the worker's arena. */
+static void load_markdown(struct ctx *c, size_t fi, struct arena *a)
 {
     struct file *f = &c->files[fi];
+    if (read_file(f->path, &f->src) < 0) {
+        diag_add(file_dg(f), SEV_ERROR, f->path, 0, 0, "cannot read answer file: %s",
+                 read_file_error(errno));
+        return;
+    }
     size_t bad;
     if (utf8_check(f->src.s, f->src.len, &bad) < 0) {
         int line, col;
         line_col(f->src.s, bad, &line, &col);
-        diag_add(c->dg, SEV_ERROR, f->path, line, col,
+        diag_add(file_dg(f), SEV_ERROR, f->path, line, col,
                  "invalid UTF-8 or NUL byte; save the file as UTF-8");
         return;
     }
     const char *yaml;
     size_t ylen, boff = 0;
     int bline;
-    int fm = fm_split(f->src.s, f->src.len, f->path, &yaml, &ylen, &boff, &bline, c->dg);
+    int fm = fm_split(f->src.s, f->src.len, f->path, &yaml, &ylen, &boff, &bline, file_dg(f));
     if (fm < 0) return;
     if (fm > 0) {
-        json_t *j = fm_parse(yaml, ylen, f->path, 2, c->dg);
+        json_t *j = fm_parse(yaml, ylen, f->path, 2, file_dg(f));
         if (!j) return;
         json_t *v = json_object_get(j, "source");
         if (!v) v = json_object_get(j, "sources");
         if (!v) v = json_object_get(j, "url");
         size_t n = json_is_array(v) ? json_array_size(v) : 1;
-        f->sources = arena_alloc(&c->d->arena, (n + 1) * sizeof *f->sources);
-        if (json_is_string(v)) f->sources[f->nsources++] = arena_strdup(&c->d->arena, json_string_value(v));
+        f->sources = arena_alloc(a, (n + 1) * sizeof *f->sources);
+        if (json_is_string(v)) f->sources[f->nsources++] = arena_strdup(a, json_string_value(v));
         size_t i;
         json_t *e;
         if (json_is_array(v)) json_array_foreach(v, i, e) if (json_is_string(e))
-            f->sources[f->nsources++] = arena_strdup(&c->d->arena, json_string_value(e));
+            f->sources[f->nsources++] = arena_strdup(a, json_string_value(e));
         json_decref(j);
     }
     f->body_off = boff;
     f->loaded = 1;
 
-    size_t first = c->nsecs;
-    struct hscan h = {.c = c, .file = fi, .base = f->src.s};
+    struct hscan h = {.c = c, .f = f, .file = fi, .base = f->src.s};
     buf_init(&h.text);
     MD_PARSER p = {.flags = MDECK_MD_FLAGS, .enter_block = hs_enter, .leave_block = hs_leave,
                    .enter_span = hs_span, .leave_span = hs_span, .text = hs_text};
     md_parse(f->src.s + boff, (MD_SIZE)(f->src.len - boff), &p, &h);
     buf_release(&h.text);
-    f->sec_first = first;
-    f->sec_end = c->nsecs;
 
     /* Bodies: from the line after a heading to the next heading of level
      * <= 2; a heading with an empty body shares the next body of its level. */
     struct line_cursor lc = {0, 1};
-    for (size_t i = first; i < c->nsecs; i++) {
-        struct section *s = &c->secs[i];
+    for (size_t i = 0; i < f->nls; i++) {
+        struct section *s = &f->ls[i];
         if (!s->line) { s->body = s->body_end = 0; continue; }
         size_t start = line_start(&lc, f->src.s, f->src.len, s->line + 1);
-        size_t end = i + 1 < c->nsecs && c->secs[i + 1].line
-                         ? line_start(&lc, f->src.s, f->src.len, c->secs[i + 1].line)
+        s->body_line = s->line + 1;
+        size_t end = i + 1 < f->nls && f->ls[i + 1].line
+                         ? line_start(&lc, f->src.s, f->src.len, f->ls[i + 1].line)
                          : f->src.len;
         /* a setext underline belongs to the heading */
         size_t k = start;
@@ -372,21 +396,64 @@ static void load_markdown(struct ctx *c, size_t fi)
         if (k > start && (k == end || f->src.s[k] == '\n' || f->src.s[k] == '\r')) {
             while (k < end && f->src.s[k] != '\n') k++;
             start = k < end ? k + 1 : end;
+            s->body_line++;
         }
         if (end < start) end = start;
         s->body = start;
         s->body_end = end;
     }
-    for (size_t i = c->nsecs; i-- > first;) {
-        struct section *s = &c->secs[i];
+    for (size_t i = f->nls; i-- > 0;) {
+        struct section *s = &f->ls[i];
         int empty = 1;
         for (size_t k = s->body; k < s->body_end && empty; k++)
             if (!strchr(" \t\r\n", f->src.s[k])) empty = 0;
-        if (empty && i + 1 < c->nsecs && c->secs[i + 1].level == s->level) {
-            s->body = c->secs[i + 1].body;
-            s->body_end = c->secs[i + 1].body_end;
+        if (empty && i + 1 < f->nls && f->ls[i + 1].level == s->level) {
+            s->body = f->ls[i + 1].body;
+            s->body_end = f->ls[i + 1].body_end;
+            s->body_line = f->ls[i + 1].body_line;
         } else if (empty) {
             s->body = s->body_end = 0;
+        }
+    }
+}
+
+struct load_job {
+    struct ctx *c;
+    struct arena *arenas; /* one per worker */
+};
+
+static void load_range(void *arg, size_t w, size_t begin, size_t end)
+{
+    struct load_job *j = arg;
+    for (size_t i = begin; i < end; i++)
+        if (!j->c->files[i].is_html) load_markdown(j->c, i, &j->arenas[w]);
+}
+
+/* Reads and scans every markdown file on all cores, then merges sections
+ * and messages in file order: the same as one loop over the files. */
+static void load_files(struct ctx *c)
+{
+    size_t workers = par_workers(c->nfiles, 4);
+    struct load_job j = {c, xcalloc(workers, sizeof *j.arenas)};
+    for (size_t w = 0; w < workers; w++) arena_init(&j.arenas[w]);
+    par_run(c->nfiles, 4, workers, load_range, &j);
+    for (size_t w = 0; w < workers; w++) arena_adopt(&c->d->arena, &j.arenas[w]);
+    free(j.arenas);
+    for (size_t i = 0; i < c->nfiles; i++) {
+        struct file *f = &c->files[i];
+        if (f->is_html) f->loaded = 1;
+        f->sec_first = c->nsecs;
+        GROW(c->secs, c->nsecs + f->nls, c->capsecs);
+        if (f->nls) memcpy(c->secs + c->nsecs, f->ls, f->nls * sizeof *f->ls);
+        c->nsecs += f->nls;
+        f->sec_end = c->nsecs;
+        free(f->ls);
+        f->ls = NULL;
+        if (f->fdg) {
+            diags_move(c->dg, f->fdg);
+            diags_free(f->fdg);
+            free(f->fdg);
+            f->fdg = NULL;
         }
     }
 }
@@ -415,14 +482,16 @@ static void describe(struct ctx *c, const struct choice *ch, struct buf *out)
 
 static void set_answer(struct ctx *c, struct note *n, const char *how, const char *rel,
                        int line, const char *md, size_t len, const char *base_dir,
-                       const char *src_base, const char *diag_path)
+                       int md_line, const char *diag_path)
 {
     struct deck *d = c->d;
     struct buf html = BUF_INIT, text = BUF_INIT;
+    int canonical = 0;
     struct render_ctx rc = {.deck = d, .path = diag_path, .base_dir = base_dir,
-                            .src_base = src_base, .first_line = line};
+                            .first_line = md_line, .canonical = &canonical};
     render_markdown(&rc, md, len, &html, &text, c->dg);
     buf_trim(&text);
+    n->answer.canonical = canonical;
     n->answer.how = how;
     n->answer.path = arena_strdup(&d->arena, rel);
     n->answer.line = line;
@@ -531,7 +600,7 @@ static void apply_choice(struct ctx *c, struct note *n, const struct choice *ch)
     struct deck *d = c->d;
     if (ch->file == (size_t)-1) {
         set_answer(c, n, "inline", "index.md", n->inline_line, n->inline_md, strlen(n->inline_md),
-                   d->dir, NULL, arena_printf(&d->arena, "%s/index.md", d->dir));
+                   d->dir, n->inline_line, arena_printf(&d->arena, "%s/index.md", d->dir));
         return;
     }
     struct file *f = &c->files[ch->file];
@@ -543,18 +612,23 @@ static void apply_choice(struct ctx *c, struct note *n, const struct choice *ch)
             n->answer.how = ch->how;
             n->answer.path = arena_strdup(&d->arena, f->rel);
             n->answer.line = 1;
+            n->answer.canonical = 0; /* someone else's HTML: always sanitized */
             n->answer.html = arena_strndup(c->raw, html.s, html.len);
             n->answer.text = arena_strndup(&d->arena, text.s, text.len);
         }
         buf_release(&html);
         buf_release(&text);
     } else if (ch->sec == (size_t)-1) {
-        set_answer(c, n, ch->how, f->rel, line_of(f->src.s, f->src.s + f->body_off) ,
-                   f->src.s + f->body_off, f->src.len - f->body_off, dir, f->src.s, f->path);
+        int body_line = line_of(f->src.s, f->src.s + f->body_off);
+        set_answer(c, n, ch->how, f->rel, body_line, f->src.s + f->body_off,
+                   f->src.len - f->body_off, dir, body_line, f->path);
     } else {
         const struct section *s = &c->secs[ch->sec];
+        /* The body's own line, not the file start: counting lines from the
+         * start for every section showing an image was quadratic in the
+         * file's size. */
         set_answer(c, n, ch->how, f->rel, s->line, f->src.s + s->body, s->body_end - s->body,
-                   dir, f->src.s, f->path);
+                   dir, s->body_line, f->path);
     }
     free(dir);
 }
@@ -624,6 +698,7 @@ static void make_cloze(struct ctx *c, struct note *n)
         n->cloze_html = arena_printf(c->raw, "<div class=\"question\">%s</div>%s", n->front_html, n->answer.html);
         n->cloze_text = n->question;
         n->answer.html = "";
+        n->answer.canonical = 0;
         return;
     }
     size_t blanks = count_blanks(n->question);
@@ -682,7 +757,8 @@ static void make_cloze(struct ctx *c, struct note *n)
         const char *base = n->answer.md;
         size_t off = (size_t)(rest - base);
         struct buf xh = BUF_INIT, xt = BUF_INIT;
-        struct render_ctx rc = {.deck = d, .path = index_path, .base_dir = d->dir, .first_line = n->answer.line};
+        struct render_ctx rc = {.deck = d, .path = index_path, .base_dir = d->dir,
+                                .first_line = n->answer.line, .canonical = &n->answer.canonical};
         render_markdown(&rc, base + off, strlen(base + off), &xh, &xt, c->dg);
         n->answer.html = arena_strndup(c->raw, xh.s, xh.len);
         buf_release(&xh);
@@ -723,13 +799,23 @@ struct work {
     struct worker w[PAR_MAX_WORKERS];
 };
 
+/* Sanitizes the note's answer and cloze text into d's arena.  An answer
+ * rendered from markdown is only copied when memo holds its exact bytes as
+ * a canonical render: the sanitizer would return them unchanged (render.h;
+ * proven by test_canonical.c and fuzz_render.c).  HTML answer files and
+ * cloze texts, put together after rendering, are always sanitized. */
 static void sanitize_fields(struct deck *d, struct note *n)
 {
     const char **fields[] = {&n->answer.html, &n->cloze_html};
     for (size_t k = 0; k < 2; k++) {
         if (!*fields[k]) continue;
+        size_t len = strlen(*fields[k]);
+        if (k == 0 && n->answer.canonical) {
+            *fields[k] = arena_strndup(&d->arena, *fields[k], len);
+            continue;
+        }
         struct buf out = BUF_INIT;
-        sanitize_html(*fields[k], strlen(*fields[k]), &out);
+        sanitize_html(*fields[k], len, &out);
         *fields[k] = arena_strndup(&d->arena, out.s, out.len);
         buf_release(&out);
     }
@@ -792,6 +878,8 @@ static void render_answers(struct ctx *c, const struct choice *chosen,
         arena_init(&s->arena);
         s->media = NULL;
         s->nmedia = s->capmedia = 0;
+        strmap_init(&s->media_at); /* its own: the copy would share d's */
+        strmap_init(&s->media_of_path);
         diags_init(&wk.w[w].dg);
     }
     if (workers > 1) xmlInitParser();
@@ -808,18 +896,14 @@ static void render_answers(struct ctx *c, const struct choice *chosen,
                 diag_copy(c->dg, &me->dg.v[from[ck->w]]);
         }
         /* media in first-use order, as deck_add_media() keeps them */
-        for (size_t m = ck->media; m < ck->media_end; m++) {
-            const struct media *x = &me->shadow.media[m];
-            size_t i = 0;
-            while (i < d->nmedia && strcmp(d->media[i].name, x->name)) i++;
-            if (i < d->nmedia) continue;
-            GROW(d->media, d->nmedia + 1, d->capmedia);
-            d->media[d->nmedia++] = *x;
-        }
+        for (size_t m = ck->media; m < ck->media_end; m++)
+            deck_merge_media(d, &me->shadow.media[m]);
     }
     for (size_t w = 0; w < workers; w++) {
         struct worker *me = &wk.w[w];
         free(me->shadow.media);
+        strmap_free(&me->shadow.media_at);
+        strmap_free(&me->shadow.media_of_path);
         arena_adopt(&d->arena, &me->shadow.arena);
         diags_free(&me->dg);
     }
@@ -841,15 +925,8 @@ int answers_attach(struct deck *d, struct diags *dg)
     walk(&c, "", 0, &seen, &nseen, &capseen);
     free(seen);
 
-    for (size_t i = 0; i < c.nfiles; i++) {
-        struct file *f = &c.files[i];
-        if (f->is_html) { f->loaded = 1; continue; }
-        if (read_file(f->path, &f->src) < 0) {
-            diag_add(dg, SEV_ERROR, f->path, 0, 0, "cannot read answer file: %s", read_file_error(errno));
-            continue;
-        }
-        load_markdown(&c, i);
-    }
+    load_files(&c);
+    prof_mark("answers: files read");
     /* Lookups by key, by file and by source URL, so that matching costs
      * the same per note however large the deck is.  Chains run in section
      * (and file) order: the order the candidates are reported in. */

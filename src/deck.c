@@ -1,6 +1,7 @@
 /* deck.c - the deck model's small mutators. */
 #include "mdeck/deck.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -38,6 +39,8 @@ void deck_free(struct deck *d)
     free(d->decks);
     strmap_free(&d->deck_at);
     free(d->media);
+    strmap_free(&d->media_at);
+    strmap_free(&d->media_of_path);
     arena_free(&d->arena);
     memset(d, 0, sizeof *d);
 }
@@ -148,6 +151,8 @@ void note_add_line(struct deck *d, struct note *n, int line)
  * gets a new name, and names hold only [a-z0-9.-] (safe for every importer). */
 const char *deck_add_media(struct deck *d, const char *path)
 {
+    size_t at;
+    if (strmap_get(&d->media_of_path, path, &at)) return d->media[at].name;
     struct buf data = BUF_INIT;
     if (read_file(path, &data) < 0 || data.len == 0) {
         buf_release(&data);
@@ -172,17 +177,29 @@ const char *deck_add_media(struct deck *d, const char *path)
         ext[k] = '\0';
         if (k < 2) ext[0] = '\0';
     }
-    char *name = arena_printf(&d->arena, "mdeck-%s%s", hx, ext);
+    char name[sizeof "mdeck-" + 20 + sizeof ext];
+    snprintf(name, sizeof name, "mdeck-%.20s%s", hx, ext); /* 80 bits: 20 digits */
     uint64_t size = data.len;
     buf_release(&data);
-    for (size_t i = 0; i < d->nmedia; i++)
-        if (!strcmp(d->media[i].name, name)) return d->media[i].name;
+    struct media m = {NULL, arena_strdup(&d->arena, path), size};
+    if (strmap_get(&d->media_at, name, &at)) { /* the same content under another path */
+        strmap_put(&d->media_of_path, m.path, at);
+        return d->media[at].name;
+    }
+    m.name = arena_strdup(&d->arena, name);
+    deck_merge_media(d, &m);
+    strmap_put(&d->media_of_path, m.path, d->nmedia - 1);
+    return m.name;
+}
+
+void deck_merge_media(struct deck *d, const struct media *m)
+{
+    if (strmap_get(&d->media_at, m->name, NULL)) return;
     GROW(d->media, d->nmedia + 1, d->capmedia);
-    struct media *m = &d->media[d->nmedia++];
-    m->name = name;
-    m->path = arena_strdup(&d->arena, path);
-    m->size = size;
-    return name;
+    d->media[d->nmedia] = *m;
+    /* the name lives in an arena that d has or will take over: it outlives the map */
+    strmap_put(&d->media_at, d->media[d->nmedia].name, d->nmedia);
+    d->nmedia++;
 }
 
 void note_guid(const struct deck *d, const struct note *n, char out[12])

@@ -358,7 +358,11 @@ int identity_assign_in(struct deck *d, struct arena *a, int write, struct diags 
         free(path);
         return -1;
     }
-    int rc = load_records(a, path, &r, dg);
+    /* The records live only as long as this call: a 100,000-note lock file
+     * is ~20 MB of strings nobody needs after it. */
+    struct arena ra;
+    arena_init(&ra);
+    int rc = load_records(&ra, path, &r, dg);
     prof_mark("identities: lock read");
     if (rc < 0) goto out;
 
@@ -463,6 +467,10 @@ int identity_assign_in(struct deck *d, struct arena *a, int write, struct diags 
         json_decref(j);
     }
 out:
+    /* Ids taken from records move into a before the records go. */
+    for (size_t i = 0; i < d->nnotes; i++)
+        if (d->notes[i].id) d->notes[i].id = arena_strdup(a, d->notes[i].id);
+    arena_free(&ra);
     free(r.v);
     free(path);
     return rc;

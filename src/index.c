@@ -23,11 +23,15 @@
 #define MK_DMATH_CLOSE "\xee\x80\x85"
 #define MK_LEN 3
 
-/* One list item as read, before cleaning and merging. */
+/* One list item as read, before cleaning and merging.  Its raw question
+ * (with markers) is parser.qtext from q up to the next item's q: only the
+ * last item is ever appended to, and one buffer for all of them costs the
+ * text itself, where a buffer per item cost half as much again (a 200 MB
+ * index has 500,000 items). */
 struct item {
-    struct buf q;         /* raw question with markers */
-    char *href;           /* first link target */
-    char *subdeck;        /* "Sub::Sub2" or NULL */
+    size_t q;             /* start of its raw question in parser.qtext */
+    const char *href;     /* first link target (parser.scratch) or NULL */
+    const char *subdeck;  /* "Sub::Sub2" (the deck's arena, shared) or NULL */
     int line, col;
     int last_line;        /* last line of the question text */
     int nested;           /* holds blocks after the question */
@@ -50,6 +54,8 @@ struct parser {
     int heading_level;     /* inside a heading when > 0 */
     struct buf heading;
     char *subs[7];         /* heading path, levels 2..6 */
+    const char *sub;       /* subs joined, once per heading; NULL: none */
+    int sub_stale;         /* subs changed since sub was made */
     int have_h1;
 
     int desc_block;        /* inside a description paragraph or quote */
@@ -58,7 +64,9 @@ struct parser {
 
     struct item *items;
     size_t nitems, capitems;
-    struct item *cur;      /* current item or NULL */
+    struct buf qtext;      /* every item's raw question, one after the other */
+    struct arena scratch;  /* the items' link targets; freed with the parser */
+    struct item *cur;      /* current item (always the last one) or NULL */
     int q_done;            /* the current item's question has ended */
     int q_para;            /* inside the question's paragraph (loose list) */
 
@@ -114,7 +122,7 @@ static void add_bound(struct parser *p, int line)
 
 /* --- md4c callbacks ----------------------------------------------------- */
 
-static char *current_subdeck(const struct parser *p);
+static const char *current_subdeck(struct parser *p);
 
 static MD_BLOCKTYPE parent_type(const struct parser *p, size_t up)
 {
@@ -167,7 +175,7 @@ static int enter_block(MD_BLOCKTYPE type, void *detail, void *user)
         GROW(p->items, p->nitems + 1, p->capitems);
         p->cur = &p->items[p->nitems++];
         memset(p->cur, 0, sizeof *p->cur);
-        buf_init(&p->cur->q);
+        p->cur->q = p->qtext.len;
         p->cur->subdeck = current_subdeck(p);
         p->q_done = 0;
         p->q_para = 0;
@@ -178,7 +186,7 @@ static int enter_block(MD_BLOCKTYPE type, void *detail, void *user)
         return 0;
     }
     if (p->cur && depth >= 3) {
-        if (depth == 3 && type == MD_BLOCK_P && !p->q_done && !p->cur->q.len) {
+        if (depth == 3 && type == MD_BLOCK_P && !p->q_done && p->qtext.len == p->cur->q) {
             p->q_para = 1;
         } else if (!(depth > 3 && p->q_para)) {
             p->q_done = 1;
@@ -206,10 +214,16 @@ static void finish_heading(struct parser *p)
         free(p->subs[l]);
         p->subs[l] = NULL;
     }
+    p->sub_stale = 1;
 }
 
-static char *current_subdeck(const struct parser *p)
+/* The subdeck path of the items under the current headings: made once per
+ * heading and shared by its items (a copy per item cost as much as a
+ * question when every item sits under a heading). */
+static const char *current_subdeck(struct parser *p)
 {
+    if (!p->sub_stale) return p->sub;
+    p->sub_stale = 0;
     struct buf b = BUF_INIT;
     for (int l = 2; l < 7; l++) {
         if (!p->subs[l]) continue;
@@ -218,7 +232,9 @@ static char *current_subdeck(const struct parser *p)
         for (const char *s = p->subs[l]; *s; s++)
             if (!(s[0] == ':' && s[1] == ':')) buf_addc(&b, *s); else { buf_adds(&b, ": "); s++; }
     }
-    return b.len ? buf_detach(&b) : (buf_release(&b), NULL);
+    p->sub = b.len ? arena_strndup(&p->d->arena, b.s, b.len) : NULL;
+    buf_release(&b);
+    return p->sub;
 }
 
 /* Closes a description paragraph; one that held nothing (an image) goes. */
@@ -274,13 +290,13 @@ static int enter_span(MD_SPANTYPE type, void *detail, void *user)
     if (p->cur && !p->q_done) {
         if (type == MD_SPAN_A && !p->cur->href) {
             MD_SPAN_A_DETAIL *a = detail;
-            p->cur->href = xstrndup(a->href.text, a->href.size);
+            p->cur->href = arena_strndup(&p->scratch, a->href.text, a->href.size);
         } else if (type == MD_SPAN_CODE) {
-            buf_adds(&p->cur->q, MK_CODE_OPEN);
+            buf_adds(&p->qtext, MK_CODE_OPEN);
         } else if (type == MD_SPAN_LATEXMATH) {
-            buf_adds(&p->cur->q, MK_MATH_OPEN);
+            buf_adds(&p->qtext, MK_MATH_OPEN);
         } else if (type == MD_SPAN_LATEXMATH_DISPLAY) {
-            buf_adds(&p->cur->q, MK_DMATH_OPEN);
+            buf_adds(&p->qtext, MK_DMATH_OPEN);
         }
     }
     return 0;
@@ -295,9 +311,9 @@ static int leave_span(MD_SPANTYPE type, void *detail, void *user)
     }
     if (p->img_depth) return 0;
     if (p->cur && !p->q_done) {
-        if (type == MD_SPAN_CODE) buf_adds(&p->cur->q, MK_CODE_CLOSE);
-        else if (type == MD_SPAN_LATEXMATH) buf_adds(&p->cur->q, MK_MATH_CLOSE);
-        else if (type == MD_SPAN_LATEXMATH_DISPLAY) buf_adds(&p->cur->q, MK_DMATH_CLOSE);
+        if (type == MD_SPAN_CODE) buf_adds(&p->qtext, MK_CODE_CLOSE);
+        else if (type == MD_SPAN_LATEXMATH) buf_adds(&p->qtext, MK_MATH_CLOSE);
+        else if (type == MD_SPAN_LATEXMATH_DISPLAY) buf_adds(&p->qtext, MK_DMATH_CLOSE);
     }
     return 0;
 }
@@ -363,10 +379,10 @@ static int on_text(MD_TEXTTYPE type, const MD_CHAR *text, MD_SIZE size, void *us
         if (line) it->last_line = line;
         switch (type) {
         case MD_TEXT_SOFTBR:
-        case MD_TEXT_BR: buf_addc(&it->q, ' '); break;
-        case MD_TEXT_ENTITY: add_entity(&it->q, text, size); break;
+        case MD_TEXT_BR: buf_addc(&p->qtext, ' '); break;
+        case MD_TEXT_ENTITY: add_entity(&p->qtext, text, size); break;
         case MD_TEXT_NULLCHAR: break;
-        default: buf_add(&it->q, text, size); break;
+        default: buf_add(&p->qtext, text, size); break;
         }
     }
     return 0;
@@ -628,14 +644,17 @@ static void finish_items(struct parser *p)
     struct deck *d = p->d;
     struct strmap seen;
     strmap_init(&seen);
-    struct buf clean = BUF_INIT, html = BUF_INIT, text = BUF_INIT, key = BUF_INIT;
+    struct buf raw = BUF_INIT, clean = BUF_INIT, html = BUF_INIT, text = BUF_INIT, key = BUF_INIT;
     for (size_t i = 0; i < p->nitems; i++) {
         struct item *it = &p->items[i];
+        size_t end = i + 1 < p->nitems ? p->items[i + 1].q : p->qtext.len;
+        buf_reset(&raw);
+        buf_add(&raw, p->qtext.s + it->q, end - it->q);
         struct note tmp;
         memset(&tmp, 0, sizeof tmp);
-        char *pinned = take_pinned_id(&it->q);
+        char *pinned = take_pinned_id(&raw);
         buf_reset(&clean);
-        question_clean(d, &tmp, it->q.s, &clean);
+        question_clean(d, &tmp, raw.s, &clean);
         buf_reset(&html);
         buf_reset(&text);
         render_front(clean.s, &html, &text);
@@ -651,7 +670,7 @@ static void finish_items(struct parser *p)
         }
         size_t at;
         struct note *n;
-        if (strmap_get(&seen, arena_strndup(&d->arena, key.s, key.len), &at)) {
+        if (strmap_get(&seen, key.s, &at)) {
             n = &d->notes[at];
             diag_add(p->dg, SEV_WARNING, p->path, it->line, it->col,
                      "same question as line %d; merged into one note (delete one of the two lines to silence this)",
@@ -659,11 +678,14 @@ static void finish_items(struct parser *p)
         } else {
             n = deck_add_note(d);
             n->question = arena_strndup(&d->arena, text.s, text.len);
-            n->front_html = arena_strndup(&d->arena, html.s, html.len);
+            /* most fronts need no escaping: one copy serves both */
+            n->front_html = html.len == text.len && !memcmp(html.s, text.s, text.len)
+                                ? n->question
+                                : arena_strndup(&d->arena, html.s, html.len);
             n->key = arena_strndup(&d->arena, key.s, key.len);
             n->line = it->line;
             n->col = it->col;
-            n->deck = it->subdeck ? arena_strdup(&d->arena, it->subdeck) : NULL;
+            n->deck = it->subdeck; /* made whole (under the top deck) by parse_text() */
             strmap_put(&seen, n->key, d->nnotes - 1);
             if (it->nested) {
                 int l0 = 0;
@@ -687,6 +709,7 @@ static void finish_items(struct parser *p)
         }
         free(pinned);
     }
+    buf_release(&raw);
     buf_release(&clean);
     buf_release(&html);
     buf_release(&text);
@@ -727,6 +750,8 @@ static int parse_text(struct deck *d, const char *path, const char *src, size_t 
     p.dg = dg;
     buf_init(&p.heading);
     buf_init(&p.desc);
+    buf_init(&p.qtext);
+    arena_init(&p.scratch);
     build_lines(&p);
 
     size_t body = skip;
@@ -770,9 +795,14 @@ static int parse_text(struct deck *d, const char *path, const char *src, size_t 
     if (d->opt.name) d->name = d->opt.name;
     if (p.desc.len) d->desc_html = arena_strndup(&d->arena, p.desc.s, p.desc.len);
     deck_add_deck_name(d, d->name);
+    const char *sub = NULL, *full = NULL; /* the last subdeck made whole */
     for (size_t i = 0; i < d->nnotes; i++) {
         struct note *n = &d->notes[i];
-        n->deck = n->deck ? arena_printf(&d->arena, "%s::%s", d->name, n->deck) : d->name;
+        if (n->deck && n->deck != sub) {
+            sub = n->deck;
+            full = arena_printf(&d->arena, "%s::%s", d->name, sub);
+        }
+        n->deck = n->deck ? full : d->name;
         /* notes of a subdeck come together: add each run's deck once (the
          * list is scanned linearly, and a deck can hold 100,000 notes) */
         if (i == 0 || strcmp(n->deck, d->notes[i - 1].deck)) deck_add_deck_name(d, n->deck);
@@ -783,13 +813,10 @@ static int parse_text(struct deck *d, const char *path, const char *src, size_t 
         rc = -1;
     }
 out:
-    for (size_t i = 0; i < p.nitems; i++) {
-        buf_release(&p.items[i].q);
-        free(p.items[i].href);
-        free(p.items[i].subdeck);
-    }
     for (int l = 0; l < 7; l++) free(p.subs[l]);
     free(p.items);
+    buf_release(&p.qtext);
+    arena_free(&p.scratch);
     free(p.stack);
     free(p.lines);
     free(p.bounds);

@@ -21,6 +21,7 @@
 #include <libxml/HTMLparser.h> /* htmlEntityLookup(): named entities */
 
 #include "mdeck/htmlfile.h" /* html_rewrite_images(), html_tag_attr() */
+#include "mdeck/sanitize.h" /* sanitize_attr_ok(), sanitize_text_ok() */
 
 /* --- UTF-8 and escaping --------------------------------------------------- */
 
@@ -70,20 +71,19 @@ static void esc_text(struct buf *b, const char *s, size_t n)
     buf_add(b, s + start, n - start);
 }
 
-/* A URL inside a double-quoted attribute: bytes outside a safe set are
+/* A URL for a double-quoted attribute: bytes outside a safe set are
  * percent-encoded (so spaces, quotes and non-ASCII bytes never reach the
- * attribute raw) and '&' becomes &amp;.  '%' itself is kept: the URL is
- * taken to be encoded already, as CommonMark renderers do. */
-static void esc_url(struct buf *b, const char *s, size_t n)
+ * attribute raw); '&' is kept here and becomes &amp; when the URL is
+ * written (url_attr).  '%' itself is kept: the URL is taken to be encoded
+ * already, as CommonMark renderers do. */
+static void url_encode(struct buf *b, const char *s, size_t n)
 {
     static const char hexd[] = "0123456789ABCDEF";
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
         if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-            (c >= '0' && c <= '9') || (c && strchr("-_.~!*(),%#@?=;:/+$", c))) {
+            (c >= '0' && c <= '9') || (c && strchr("-_.~!*(),%#@?=;:/+$&", c))) {
             buf_addc(b, (char)c);
-        } else if (c == '&') {
-            buf_adds(b, "&amp;");
         } else {
             char e[3] = {'%', hexd[c >> 4], hexd[c & 15]};
             buf_add(b, e, 3);
@@ -436,6 +436,9 @@ struct render {
     int line0;              /* line number of md[0] */
     int nesting;            /* open quotes, lists and items */
     const char *parsed;     /* what md4c parses: md, or a copy of it (md_safe) */
+    int canonical;          /* 0 once something was written that the
+                               sanitizer would change (render.h) */
+    int links;              /* open <a> elements */
 };
 
 /* Quotes, lists and items nested deeper than this are flattened into the
@@ -627,13 +630,17 @@ static void block_code(struct render *r, const MD_BLOCK_CODE_DETAIL *d, int ente
     }
     buf_adds(r->html, "<pre><code");
     if (d->lang.text && d->lang.size) {
-        struct buf lang = BUF_INIT;
+        struct buf lang = BUF_INIT, cls = BUF_INIT;
         attr_decode(&lang, &d->lang);
+        if (!str_starts_with(lang.s, "language-")) buf_adds(&cls, "language-");
+        buf_add(&cls, lang.s, lang.len);
+        /* ("```javascript:" gives a class the sanitizer removes) */
+        if (!sanitize_attr_ok("code", "class", cls.s)) r->canonical = 0;
         buf_adds(r->html, " class=\"");
-        if (!str_starts_with(lang.s, "language-")) buf_adds(r->html, "language-");
-        buf_add_html_escaped(r->html, lang.s, lang.len);
+        buf_add_html_escaped(r->html, cls.s, cls.len);
         buf_addc(r->html, '"');
         buf_release(&lang);
+        buf_release(&cls);
     }
     buf_addc(r->html, '>');
 }
@@ -643,6 +650,7 @@ static void block_code(struct render *r, const MD_BLOCK_CODE_DETAIL *d, int ente
  * starts in md (have_off 0: unknown). */
 static void raw_html(struct render *r, const char *html, size_t n, size_t off, int have_off)
 {
+    r->canonical = 0; /* raw HTML is the sanitizer's to clean */
     int has_img = 0;
     for (size_t i = 0; i + 4 <= n && !has_img; i++)
         has_img = html[i] == '<' && !strncasecmp(html + i + 1, "img", 3);
@@ -713,6 +721,7 @@ static int on_enter_block(MD_BLOCKTYPE type, void *detail, void *u)
 {
     struct render *r = u;
     if (is_container(type) && ++r->nesting > MAX_NESTING) {
+        r->canonical = 0; /* flattened markup: not worth proving canonical */
         if (type == MD_BLOCK_LI) {
             buf_adds(r->html, "<br>");
             textw_block(&r->tw);
@@ -772,16 +781,33 @@ static void span_tag(struct render *r, const char *tag, int enter)
     buf_addf(r->html, enter ? "<%s>" : "</%s>", tag);
 }
 
+/* Writes the URL s[0..n) as the value of the attribute name of element,
+ * which the sanitizer must keep for the HTML to stay canonical: it is
+ * asked with the value a parser will read (entities decoded). */
+static void url_attr(struct render *r, const char *element, const char *name, const char *s,
+                     size_t n)
+{
+    struct buf u = BUF_INIT;
+    url_encode(&u, s, n);
+    if (!sanitize_attr_ok(element, name, u.s)) r->canonical = 0;
+    buf_add_html_escaped(r->html, u.s, u.len); /* only '&' is left to escape */
+    buf_release(&u);
+}
+
 static void span_a(struct render *r, const MD_SPAN_A_DETAIL *d, int enter)
 {
     if (!enter) {
         buf_adds(r->html, "</a>");
+        r->links--;
         return;
     }
+    /* md4c 0.4.8 nests an autolink inside a link's text; an HTML parser
+     * closes the outer <a> there, so the sanitizer moves the rest out. */
+    if (r->links++) r->canonical = 0;
     struct buf v = BUF_INIT;
     attr_decode(&v, &d->href);
     buf_adds(r->html, "<a href=\"");
-    esc_url(r->html, v.s, v.len);
+    url_attr(r, "a", "href", v.s, v.len);
     if (d->title.text) {
         buf_reset(&v);
         attr_decode(&v, &d->title);
@@ -817,8 +843,8 @@ static void span_img(struct render *r, const MD_SPAN_IMG_DETAIL *d, int enter)
     }
     if (kind != IMAGE_ESCAPES) {
         buf_adds(r->html, "<img src=\"");
-        if (kind == IMAGE_MEDIA) esc_url(r->html, name, strlen(name));
-        else esc_url(r->html, r->img_src.s, r->img_src.len);
+        if (kind == IMAGE_MEDIA) url_attr(r, "img", "src", name, strlen(name));
+        else url_attr(r, "img", "src", r->img_src.s, r->img_src.len);
         buf_adds(r->html, "\" alt=\"");
         buf_add_html_escaped(r->html, r->img_alt.s, r->img_alt.len);
         if (d->title.text) {
@@ -988,12 +1014,53 @@ static int on_text(MD_TEXTTYPE type, const MD_CHAR *s, MD_SIZE n, void *u)
     return 0;
 }
 
+/* --- canonical HTML ------------------------------------------------------------ */
+
+/* Elements nested deeper than this are not canonical: libxml2 stops a
+ * document at 256 levels (with <html> and <body>). */
+#define MAX_CANONICAL_DEPTH 200
+
+/* What can only be checked on the written HTML s[0..n), once the callbacks
+ * have kept it free of raw HTML and of attributes the sanitizer drops:
+ * bytes that reach libxml2 unchanged, every element closed in the order it
+ * was opened (md4c can report spans that overlap), and no nesting libxml2
+ * would cut.  Every '<' in such HTML starts a tag the renderer wrote (text
+ * has its '<' escaped), so the tags are read without a parser.  s[n] must
+ * be readable (it is the NUL ending a buf). */
+static int output_canonical(const char *s, size_t n)
+{
+    if (sanitize_text_ok(s, n) != n) return 0;
+    struct { const char *name; size_t len; } stack[MAX_CANONICAL_DEPTH];
+    size_t depth = 0;
+    for (const char *p = memchr(s, '<', n); p; p = memchr(p + 1, '<', (size_t)(s + n - p - 1))) {
+        int end = p[1] == '/';
+        const char *name = p + 1 + end;
+        size_t len = 0;
+        while ((name[len] >= 'a' && name[len] <= 'z') || (name[len] >= '0' && name[len] <= '9'))
+            len++;
+        if (end) {
+            if (!depth || stack[depth - 1].len != len || memcmp(stack[depth - 1].name, name, len))
+                return 0;
+            depth--;
+        } else if (!((len == 2 && (!memcmp(name, "br", 2) || !memcmp(name, "hr", 2))) ||
+                     (len == 3 && !memcmp(name, "img", 3)) ||
+                     (len == 5 && !memcmp(name, "input", 5)))) {
+            if (depth == MAX_CANONICAL_DEPTH) return 0;
+            stack[depth].name = name;
+            stack[depth].len = len;
+            depth++;
+        }
+    }
+    return depth == 0;
+}
+
 int render_markdown(const struct render_ctx *rc, const char *md, size_t len,
                     struct buf *html, struct buf *text, struct diags *dg)
 {
     struct buf scratch_html = BUF_INIT, scratch_text = BUF_INIT;
     struct render r;
     memset(&r, 0, sizeof r);
+    if (rc->canonical) *rc->canonical = 0;
     if (!md) md = "";
     if (len >= 3 && !memcmp(md, "\xEF\xBB\xBF", 3)) { /* a UTF-8 byte order mark */
         md += 3;
@@ -1009,6 +1076,8 @@ int render_markdown(const struct render_ctx *rc, const char *md, size_t len,
     r.md = md;
     r.len = len;
     r.html = html ? html : &scratch_html;
+    size_t html_start = r.html->len;
+    r.canonical = 1;
     r.dg = dg;
     textw_init(&r.tw, text ? text : &scratch_text);
 
@@ -1038,6 +1107,11 @@ int render_markdown(const struct render_ctx *rc, const char *md, size_t len,
     int rv = md_parse(r.parsed, (MD_SIZE)len, &parser, &r);
     textw_finish(&r.tw);
     buf_release(&copy);
+
+    const char *out = r.html->s + html_start;
+    size_t out_len = r.html->len - html_start;
+    int canonical = !rv && r.canonical && output_canonical(out, out_len);
+    if (rc->canonical) *rc->canonical = canonical;
 
     free(r.lists);
     free(r.lines);

@@ -26,6 +26,7 @@
 #include "mdeck/sanitize.h"
 
 #include <limits.h>
+#include <stdint.h>
 #include <string.h>
 
 #include <libxml/HTMLparser.h>
@@ -34,16 +35,26 @@
 
 /* --- parsing ---------------------------------------------------------------- */
 
-/* Appends s[0..n) with every byte that is not part of well-formed UTF-8,
- * and every code point XML cannot hold (NUL, C0 controls but tab, LF, CR;
- * U+FFFE, U+FFFF), replaced by U+FFFD.  libxml2 would otherwise guess
- * another encoding or stop at them. */
-static void utf8_clean(struct buf *out, const char *s, size_t n)
+/* The length of the longest prefix of s[0..n) that is well-formed UTF-8
+ * holding no code point XML cannot (NUL, C0 controls but tab, LF, CR;
+ * U+FFFE, U+FFFF): what utf8_clean() copies unchanged. */
+size_t sanitize_text_ok(const char *s, size_t n)
 {
     const unsigned char *u = (const unsigned char *)s;
-    size_t i = 0, start = 0;
+    size_t i = 0;
     while (i < n) {
+        /* The common case, eight bytes at a time: printable ASCII (no byte
+         * with its high bit set, none below 0x20). */
+        const uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
+        uint64_t w;
+        while (i + 8 <= n && (memcpy(&w, u + i, 8), !((w | (w - 0x20 * ones)) & highs)))
+            i += 8;
+        if (i >= n) break;
         unsigned c = u[i];
+        if (c >= 0x20 && c < 0x80) {
+            i++;
+            continue;
+        }
         size_t len = 0;
         unsigned cp = 0;
         if (c < 0x80) {
@@ -70,16 +81,25 @@ static void utf8_clean(struct buf *out, const char *s, size_t n)
         if (ok && ((cp < 0x20 && cp != '\t' && cp != '\n' && cp != '\r') ||
                    cp == 0xFFFE || cp == 0xFFFF))
             ok = 0;
-        if (ok) {
-            i += len;
-            continue;
-        }
-        buf_add(out, s + start, i - start);
+        if (!ok) break;
+        i += len;
+    }
+    return i;
+}
+
+/* Appends s[0..n) with every byte sanitize_text_ok() stops at replaced by
+ * U+FFFD.  libxml2 would otherwise guess another encoding or stop at them. */
+static void utf8_clean(struct buf *out, const char *s, size_t n)
+{
+    size_t i = 0;
+    for (;;) {
+        size_t ok = sanitize_text_ok(s + i, n - i);
+        buf_add(out, s + i, ok);
+        i += ok;
+        if (i >= n) break;
         buf_adds(out, "\xEF\xBF\xBD");
         i++;
-        start = i;
     }
-    buf_add(out, s + start, n - start);
 }
 
 /* libxml2 reports some errors (bad bytes for the declared encoding, I/O)
@@ -316,20 +336,18 @@ static int style_safe(const char *value)
     return ok;
 }
 
-static int attr_safe(const xmlNode *el, const xmlAttr *a)
+int sanitize_attr_ok(const char *element, const char *name, const char *value)
 {
-    const char *en = (const char *)el->name, *an = (const char *)a->name;
-    int listed = name_in(an, global_attrs);
+    int listed = name_in(name, global_attrs);
     for (size_t i = 0; !listed && i < ARRAY_LEN(element_attrs); i++)
-        if (!strcmp(en, element_attrs[i].el)) listed = name_in(an, element_attrs[i].attrs);
+        if (!strcmp(element, element_attrs[i].el)) listed = name_in(name, element_attrs[i].attrs);
     if (!listed) return 0;
-    int url = !strcmp(an, "href") || !strcmp(an, "src");
-    int style = !strcmp(an, "style");
-    int text = !strcmp(an, "title") || !strcmp(an, "alt");
+    int url = !strcmp(name, "href") || !strcmp(name, "src");
+    int style = !strcmp(name, "style");
+    int text = !strcmp(name, "title") || !strcmp(name, "alt");
     if (text) return 1;
-    xmlChar *v = xmlNodeListGetString(el->doc, a->children, 1);
-    const char *value = v ? (const char *)v : "";
-    int ok = url ? url_safe(value, !strcmp(en, "img")) : style ? style_safe(value) : 1;
+    if (!value) value = "";
+    int ok = url ? url_safe(value, !strcmp(element, "img")) : style ? style_safe(value) : 1;
     /* Belt and braces: no attribute but the text-only title and alt may
      * carry a script URL anywhere, even where it is harmless ("/x/javascript:"
      * is a relative path), so that no reader of the field can be fooled. */
@@ -339,6 +357,16 @@ static int attr_safe(const xmlNode *el, const xmlAttr *a)
         ok = !strstr(b.s, "javascript:") && !strstr(b.s, "vbscript:");
         buf_release(&b);
     }
+    return ok;
+}
+
+static int attr_safe(const xmlNode *el, const xmlAttr *a)
+{
+    const char *en = (const char *)el->name, *an = (const char *)a->name;
+    /* title and alt are kept whatever they hold: no need to read them */
+    if (!strcmp(an, "title") || !strcmp(an, "alt")) return sanitize_attr_ok(en, an, NULL);
+    xmlChar *v = xmlNodeListGetString(el->doc, a->children, 1);
+    int ok = sanitize_attr_ok(en, an, v ? (const char *)v : "");
     xmlFree(v);
     return ok;
 }

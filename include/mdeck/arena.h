@@ -14,7 +14,9 @@ struct arena {
 
 void arena_init(struct arena *a);
 void arena_free(struct arena *a);
-void *arena_alloc(struct arena *a, size_t n);        /* zeroed, 16-aligned */
+/* Zeroed, aligned for any type (max_align_t, and at least 16 bytes). */
+void *arena_alloc(struct arena *a, size_t n);
+/* Strings are packed, with no alignment: store nothing but chars in them. */
 char *arena_strdup(struct arena *a, const char *s);  /* NULL stays NULL */
 char *arena_strndup(struct arena *a, const char *s, size_t n);
 /* Moves every block of from into a (from is left empty): a worker thread

@@ -3,7 +3,7 @@
  *
  * sources (index.c, answers.c) -> struct deck -> outputs (apkg.c, csv.c,
  * quizlet.c).  Everything reachable from a deck lives in deck->arena, except
- * the three growable arrays, which deck_free() releases. */
+ * the three growable arrays and the maps, which deck_free() releases. */
 #ifndef MDECK_DECK_H
 #define MDECK_DECK_H
 
@@ -48,6 +48,8 @@ struct answer {
     const char *html;  /* sanitized HTML for Anki */
     const char *text;  /* plain text (Quizlet) */
     const char *md;    /* markdown source of the body (NULL for HTML files) */
+    int canonical;     /* html is the renderer's canonical HTML: sanitizing
+                          it would change nothing (render.h), so it is not */
 };
 
 struct note {
@@ -93,6 +95,8 @@ struct deck {
     size_t nnotes, capnotes;
     struct media *media;
     size_t nmedia, capmedia;
+    struct strmap media_at; /* media name -> index into media */
+    struct strmap media_of_path; /* file already read -> index into media */
 };
 
 void deck_init(struct deck *d, const char *dir);
@@ -105,8 +109,15 @@ void note_add_tag(struct deck *d, struct note *n, const char *tag);
 void note_add_source(struct deck *d, struct note *n, const char *url);
 void note_add_line(struct deck *d, struct note *n, int line);
 /* Registers a media file; returns its name inside the package or NULL when
- * the file cannot be read. Identical content is stored once. */
+ * the file cannot be read. Identical content is stored once (looked up in a
+ * map: a scan per image made 100,000 images quadratic), and a file is read
+ * and hashed once however often it is shown (10,000 uses of one 1 MB image
+ * took 13 s). */
 const char *deck_add_media(struct deck *d, const char *path);
+/* Appends a media entry registered in another deck (a worker's shadow, whose
+ * arena d takes over) unless one of that name is already listed; the first
+ * listed keeps its path, as with deck_add_media(). */
+void deck_merge_media(struct deck *d, const struct media *m);
 
 
 /* The note's Anki guid, shared by the package and the CSV: base91 of the

@@ -30,6 +30,8 @@ struct render_ctx {
     const char *base_dir;  /* folder relative image paths are resolved in */
     const char *src_base;  /* start of the whole file, for line numbers... */
     int first_line;        /* ...or, when src_base is NULL, line of md[0] */
+    int *canonical;        /* output, may be NULL: 1 when the HTML is
+                              canonical (below), else 0 */
 };
 
 /* Renders md[0..len) to HTML (appended to html) and plain text (appended to
@@ -39,6 +41,29 @@ struct render_ctx {
  * errors (the <img> is left out). dg may be NULL. */
 int render_markdown(const struct render_ctx *rc, const char *md, size_t len,
                     struct buf *html, struct buf *text, struct diags *dg);
+
+/* --- canonical HTML: what needs no sanitizing --------------------------------
+ *
+ * The HTML render_markdown() writes is canonical when it is byte for byte
+ * what sanitize_html() makes of it, so that sanitizing it can be skipped.
+ * The renderer says so (rc->canonical) only when
+ *   - no raw HTML was written (inline tags or HTML blocks): that is the
+ *     sanitizer's to clean;
+ *   - every URL (<a href>, <img src>) and the class of a code block pass
+ *     sanitize_attr_ok(), the sanitizer's own attribute rule;
+ *   - every byte of the output passes sanitize_text_ok() (the sanitizer
+ *     would turn control characters and bad UTF-8 into U+FFFD);
+ *   - every element is closed in the order it was opened (md4c 0.4.8 can
+ *     report overlapping emphasis) and no link is nested in another (an
+ *     HTML parser closes the outer one);
+ *   - nothing was flattened (MAX_NESTING) and elements nest at most 200
+ *     deep (libxml2 stops at 256);
+ *   - md4c did not fail.
+ * Everything else the renderer writes (its tags, attribute quoting, text
+ * escaping, newlines) is the sanitizer's serialization already.
+ * tests/unit/test_canonical.c checks sanitize_html(html) == html for every
+ * canonical render of the spec examples and of generated answers, and
+ * tests/fuzz/fuzz_render.c does on every fuzzed input. */
 
 /* Plain text from HTML (tags dropped, entities decoded, block elements as
  * line breaks); used for HTML answer files.  The rules are those of the

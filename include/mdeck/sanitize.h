@@ -17,6 +17,24 @@
  * Idempotent: sanitizing the output again returns it unchanged and 0. */
 int sanitize_html(const char *html, size_t len, struct buf *out);
 
+/* --- the sanitizer's own rules, for writers that want to need none ------ */
+
+/* render.c asks these while it writes, so that it can tell when its output
+ * is already what sanitize_html() would make of it (render.h, "canonical
+ * HTML"): they are the very functions the sanitizer applies, not copies. */
+
+/* 1 when sanitize_html() keeps the attribute name="value" on element
+ * (names in lower case; value as a parser reads it, entities decoded; NULL
+ * reads as ""), 0 when it removes it: the allowlists, the URL schemes of
+ * href and src, the style rules, no script URL. */
+int sanitize_attr_ok(const char *element, const char *name, const char *value);
+
+/* The length of the longest prefix of s[0..n) that the sanitizer passes to
+ * libxml2 unchanged: well-formed UTF-8 without NUL, C0 controls other than
+ * tab, LF and CR, U+FFFE or U+FFFF.  (It replaces every other byte by
+ * U+FFFD.)  n when all of s is fine. */
+size_t sanitize_text_ok(const char *s, size_t n);
+
 /* --- libxml2 helpers shared with htmlfile.c ----------------------------- */
 
 struct _xmlDoc;

@@ -195,6 +195,45 @@ static void test_repetition_is_bounded(void **state)
     buf_release(&b);
 }
 
+/* Items keep their own raw text (one buffer holds them all), share their
+ * heading's subdeck name, and a front that needs no escaping shares the
+ * question's string. */
+static void test_items_text_and_subdecks(void **state)
+{
+    static const char src[] =
+        "# Deck\n\n- first `code` & <x> [t1]\n- [empty link]()\n\n## A\n\n- a one\n"
+        "- a two {#pin-2}\n\n  - nested\n\n## B\n\n- b one\n\n## A\n\n- a three\n- A One!\n- last $x$\n";
+    struct parsed p;
+    parse(&p, src, sizeof src - 1);
+    assert_int_equal(p.rc, 0);
+    assert_int_equal(p.d.nnotes, 7);
+    assert_int_equal(p.dg.nwarnings, 1); /* "A One!" merged into "a one" */
+    const struct note *n = p.d.notes;
+    assert_string_equal(n[0].question, "first code & <x>");
+    assert_string_equal(n[0].front_html, "first <code>code</code> &amp; &lt;x&gt;");
+    assert_int_equal(n[0].ntags, 1);
+    assert_string_equal(n[0].tags[0], "t1");
+    assert_string_equal(n[0].deck, "Deck");
+    assert_string_equal(n[1].question, "empty link");
+    assert_ptr_equal(n[1].front_html, n[1].question);
+    assert_int_equal(n[1].nsources, 0);
+    assert_null(n[1].link);
+    assert_string_equal(n[2].question, "a one");
+    assert_int_equal(n[2].nlines, 2);
+    assert_string_equal(n[2].deck, "Deck::A");
+    assert_ptr_equal(n[3].deck, n[2].deck);
+    assert_string_equal(n[3].question, "a two");
+    assert_string_equal(n[3].pinned, "pin-2");
+    assert_string_equal(n[3].inline_md, "- nested");
+    assert_string_equal(n[4].deck, "Deck::B");
+    assert_string_equal(n[5].question, "a three");
+    assert_string_equal(n[5].deck, "Deck::A");
+    assert_string_equal(n[6].question, "last $x$");
+    assert_string_equal(n[6].front_html, "last \\(x\\)");
+    assert_int_equal(p.d.ndecks, 3);
+    done(&p);
+}
+
 static void test_single_ten_megabyte_line(void **state)
 {
     struct buf b = BUF_INIT;
@@ -224,6 +263,7 @@ int main(void)
         cmocka_unit_test(test_single_ten_megabyte_line),
         cmocka_unit_test(test_text_ending_in_unclosed_link),
         cmocka_unit_test(test_repetition_is_bounded),
+        cmocka_unit_test(test_items_text_and_subdecks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

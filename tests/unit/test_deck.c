@@ -1,0 +1,194 @@
+/* test_deck.c - the deck model's plumbing: arena alignment, media
+ * registration and its merge from workers, par_run's chunks. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mdeck/arena.h"
+#include "mdeck/deck.h"
+#include "mdeck/par.h"
+#include "mdeck/util.h"
+#include "scratch.h"
+
+static int aligned(const void *p)
+{
+    size_t a = _Alignof(max_align_t) > 16 ? _Alignof(max_align_t) : 16;
+    return (uintptr_t)p % a == 0;
+}
+
+/* Strings are packed byte after byte; every arena_alloc() block after them
+ * must still start aligned for any type (pointers, sizes, structs are kept
+ * in them), also in a chunk of its own and after arena_adopt(). */
+static void test_arena_blocks_stay_aligned_after_packed_strings(void **state)
+{
+    struct arena a, b;
+    arena_init(&a);
+    arena_init(&b);
+    char *s[600];
+    for (size_t i = 0; i < ARRAY_LEN(s); i++) {
+        char text[32];
+        snprintf(text, sizeof text, "s%zu", i * 7919); /* odd lengths */
+        s[i] = arena_strdup(i % 3 ? &a : &b, text);
+        /* now and then a block past half a chunk: a chunk of its own */
+        size_t n = i % 50 == 49 ? (2u << 20) / sizeof(long double) + 1 : i % 41;
+        long double *v = arena_alloc(&a, n * sizeof *v);
+        assert_true(aligned(v));
+        for (size_t k = 0; k < n; k++) assert_true(v[k] == 0); /* zeroed */
+        if (n) v[n - 1] = (long double)i;
+        if (i == 300) arena_adopt(&a, &b);
+    }
+    for (size_t i = 0; i < ARRAY_LEN(s); i++) {
+        char text[32];
+        snprintf(text, sizeof text, "s%zu", i * 7919);
+        assert_string_equal(s[i], text); /* no later block overwrote a string */
+    }
+    /* packed: consecutive strings are adjacent */
+    struct arena c;
+    arena_init(&c);
+    char *x = arena_strdup(&c, "abc"), *y = arena_strdup(&c, "de");
+    assert_ptr_equal(y, x + 4);
+    assert_true(aligned(arena_alloc(&c, 1)));
+    assert_null(arena_strdup(&c, NULL));
+    arena_free(&a);
+    arena_free(&b);
+    arena_free(&c);
+}
+
+static char *write_file(const char *name, const char *content)
+{
+    char *path = xasprintf("%s/%s", scratch_dir, name);
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    fputs(content, f);
+    fclose(f);
+    return path;
+}
+
+/* Identical content is one entry, listed at its first use with its first
+ * path; the name is the content hash plus the lower-cased extension; a path
+ * is read once, however often it is shown. */
+static void test_media_are_listed_once_in_first_use_order(void **state)
+{
+    char *a = write_file("a.png", "AAAA"), *b = write_file("b.jpg", "BBBB");
+    char *a2 = write_file("A2.PNG", "AAAA"), *e = write_file("empty.png", "");
+    struct deck d;
+    deck_init(&d, scratch_dir);
+    const char *na = deck_add_media(&d, a);
+    assert_non_null(na);
+    assert_int_equal(strlen(na), strlen("mdeck-") + 20 + strlen(".png"));
+    assert_true(str_starts_with(na, "mdeck-") && str_ends_with(na, ".png"));
+    const char *nb = deck_add_media(&d, b);
+    assert_ptr_equal(deck_add_media(&d, a2), na); /* same content and extension */
+    assert_ptr_equal(deck_add_media(&d, a), na);
+    free(write_file("a.png", "ZZZZ")); /* a file is read once a build */
+    assert_ptr_equal(deck_add_media(&d, a), na);
+    assert_null(deck_add_media(&d, e));
+    assert_int_equal(d.nmedia, 2);
+    assert_string_equal(d.media[0].path, a);
+    assert_int_equal(d.media[0].size, 4);
+    assert_ptr_equal(d.media[1].name, nb);
+
+    /* A worker's shadow lists what its notes use; merged in order, what the
+     * deck already has is skipped and the rest keeps its order. */
+    char *c = write_file("c.gif", "CCCC");
+    struct deck w;
+    deck_init(&w, scratch_dir);
+    const char *wc = deck_add_media(&w, c);
+    deck_add_media(&w, a2);
+    deck_add_media(&w, b);
+    for (size_t i = 0; i < w.nmedia; i++) deck_merge_media(&d, &w.media[i]);
+    assert_int_equal(d.nmedia, 3);
+    assert_ptr_equal(d.media[0].name, na);
+    assert_string_equal(d.media[0].path, a); /* not a2: the first path stays */
+    assert_ptr_equal(d.media[2].name, wc);
+    assert_ptr_equal(deck_add_media(&d, c), wc);
+    arena_adopt(&d.arena, &w.arena);
+    deck_free(&w);
+    deck_free(&d);
+    free(a);
+    free(b);
+    free(a2);
+    free(e);
+    free(c);
+}
+
+/* Many images: one map lookup each (this was a scan of every image already
+ * registered: 100,000 images took a minute). */
+static void test_many_media(void **state)
+{
+    struct deck d;
+    deck_init(&d, scratch_dir);
+    char *path[3000];
+    for (size_t i = 0; i < ARRAY_LEN(path); i++) {
+        char name[32], content[32];
+        snprintf(name, sizeof name, "%zu.png", i);
+        snprintf(content, sizeof content, "image %zu", i % 2000);
+        path[i] = write_file(name, content);
+    }
+    for (size_t i = 0; i < ARRAY_LEN(path); i++) assert_non_null(deck_add_media(&d, path[i]));
+    assert_int_equal(d.nmedia, 2000);
+    for (size_t i = 0; i < 2000; i++) assert_string_equal(d.media[i].path, path[i]);
+    for (size_t i = 0; i < ARRAY_LEN(path); i++) free(path[i]);
+    deck_free(&d);
+}
+
+struct visits {
+    unsigned char seen[1000];
+    size_t last[PAR_MAX_WORKERS];    /* the last chunk each worker began, + 1 */
+    int in_order[PAR_MAX_WORKERS];
+    struct arena arena[PAR_MAX_WORKERS];
+    int misaligned;
+};
+
+static void visit(void *arg, size_t w, size_t begin, size_t end)
+{
+    struct visits *v = arg;
+    if (begin + 1 <= v->last[w]) v->in_order[w] = 0;
+    v->last[w] = begin + 1;
+    for (size_t i = begin; i < end; i++) {
+        v->seen[i]++;
+        arena_strdup(&v->arena[w], "x"); /* packs a byte and a NUL */
+        if (!aligned(arena_alloc(&v->arena[w], sizeof(size_t)))) v->misaligned = 1;
+    }
+}
+
+/* Every item is visited once whatever the chunk and worker count; each
+ * worker takes its chunks in increasing order. */
+static void test_par_run_visits_every_item_once(void **state)
+{
+    static const size_t chunks[] = {1, 7, 64, 999, 1000, 5000, 0};
+    for (size_t workers = 1; workers <= PAR_MAX_WORKERS + 1; workers += 3)
+        for (size_t k = 0; k < ARRAY_LEN(chunks); k++) {
+            struct visits v;
+            memset(&v, 0, sizeof v);
+            for (size_t w = 0; w < PAR_MAX_WORKERS; w++) {
+                v.in_order[w] = 1;
+                arena_init(&v.arena[w]);
+            }
+            par_run(ARRAY_LEN(v.seen), chunks[k], workers, visit, &v);
+            for (size_t i = 0; i < ARRAY_LEN(v.seen); i++) assert_int_equal(v.seen[i], 1);
+            for (size_t w = 0; w < PAR_MAX_WORKERS; w++) {
+                assert_true(v.in_order[w]);
+                arena_free(&v.arena[w]);
+            }
+            assert_false(v.misaligned);
+        }
+    par_run(0, 8, 2, visit, NULL); /* nothing to do: fn is never called */
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_arena_blocks_stay_aligned_after_packed_strings),
+        cmocka_unit_test_setup_teardown(test_media_are_listed_once_in_first_use_order,
+                                        scratch_setup, scratch_teardown),
+        cmocka_unit_test_setup_teardown(test_many_media, scratch_setup, scratch_teardown),
+        cmocka_unit_test(test_par_run_visits_every_item_once),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
