@@ -495,7 +495,10 @@ static void set_answer(struct ctx *c, struct note *n, const char *how, const cha
     n->answer.how = how;
     n->answer.path = arena_strdup(&d->arena, rel);
     n->answer.line = line;
-    n->answer.md = arena_strndup(&d->arena, md, len);
+    /* Needed only while the note is made (cloze): with the unsanitized
+     * HTML, not kept for the whole build (that was the size of every
+     * answer file again). */
+    n->answer.md = arena_strndup(c->raw, md, len);
     n->answer.text = arena_strndup(&d->arena, text.s, text.len);
     n->answer.html = arena_strndup(c->raw, html.s, html.len);
     buf_release(&html);
@@ -846,6 +849,7 @@ static void answer_range(void *arg, size_t w, size_t begin, size_t end)
             sanitize_fields(c.d, n);
             arena_free(&scratch);
         }
+        n->answer.md = NULL; /* it lived in the note's scratch arena */
         wk->diag_end[ni] = me->dg.n;
     }
     ck->media_end = me->shadow.nmedia;

@@ -188,18 +188,36 @@ int read_file(const char *path, struct buf *out)
         errno = S_ISDIR(st.st_mode) ? EISDIR : EINVAL;
         goto fail;
     }
-    if (st.st_size > 0) buf_grow(out, (size_t)st.st_size);
+    /* Room for exactly the size stat gives (a doubling buffer made every
+     * answer file cost up to three times its size for the whole read
+     * stage); it grows only if the file grows while it is read. */
+    if (st.st_size > 0 && out->len + (size_t)st.st_size + 1 > out->cap) {
+        size_t cap = out->len + (size_t)st.st_size + 1;
+        char *s = xrealloc(out->cap ? out->s : NULL, cap);
+        if (!out->cap) s[0] = '\0';
+        out->s = s;
+        out->cap = cap;
+    }
     for (;;) {
-        buf_grow(out, 65536);
-        ssize_t n = read(fd, out->s + out->len, out->cap - out->len - 1);
+        /* When the buffer is full, a small read tells EOF from growth
+         * without making the buffer bigger for nothing. */
+        char probe[512];
+        int full = out->cap == 0 || out->cap - out->len - 1 == 0;
+        ssize_t n = full ? read(fd, probe, sizeof probe)
+                         : read(fd, out->s + out->len, out->cap - out->len - 1);
         if (n < 0) {
             if (errno == EINTR) continue;
             goto fail;
         }
         if (n == 0) break;
-        out->len += (size_t)n;
+        if (full) {
+            buf_add(out, probe, (size_t)n);
+            buf_grow(out, 65536);
+        } else {
+            out->len += (size_t)n;
+        }
     }
-    out->s[out->len] = '\0';
+    if (out->cap) out->s[out->len] = '\0'; /* else it is the shared "" */
     close(fd);
     return 0;
 fail:;

@@ -47,7 +47,9 @@ struct answer {
     const char *how;   /* "link", "heading", "source-url", "inline" */
     const char *html;  /* sanitized HTML for Anki */
     const char *text;  /* plain text (Quizlet) */
-    const char *md;    /* markdown source of the body (NULL for HTML files) */
+    const char *md;    /* markdown source of the body while answers are
+                          attached (answers.c); NULL afterwards and for
+                          HTML files */
     int canonical;     /* html is the renderer's canonical HTML: sanitizing
                           it would change nothing (render.h), so it is not */
 };

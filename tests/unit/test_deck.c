@@ -181,6 +181,39 @@ static void test_par_run_visits_every_item_once(void **state)
     par_run(0, 8, 2, visit, NULL); /* nothing to do: fn is never called */
 }
 
+/* read_file gives every byte of files of any size, in a buffer no bigger
+ * than the file (+ NUL), and also reads files whose stat size is 0 but
+ * that have content (/proc). */
+static void test_read_file_sizes(void **state)
+{
+    (void)state;
+    const size_t sizes[] = {0, 1, 511, 512, 513, 65536, 100001};
+    for (size_t i = 0; i < ARRAY_LEN(sizes); i++) {
+        char *path = xasprintf("%s/f%zu", scratch_dir, i);
+        char *data = xmalloc(sizes[i] + 1);
+        for (size_t k = 0; k < sizes[i]; k++) data[k] = (char)('a' + k % 23);
+        FILE *f = fopen(path, "wb");
+        assert_non_null(f);
+        assert_int_equal(fwrite(data, 1, sizes[i], f), sizes[i]);
+        fclose(f);
+        struct buf b = BUF_INIT;
+        assert_int_equal(read_file(path, &b), 0);
+        assert_int_equal(b.len, sizes[i]);
+        if (sizes[i]) assert_memory_equal(b.s, data, sizes[i]);
+        assert_int_equal(b.s[b.len], '\0');
+        if (sizes[i]) assert_int_equal(b.cap, sizes[i] + 1);
+        buf_release(&b);
+        free(data);
+        free(path);
+    }
+    struct buf p = BUF_INIT;
+    assert_int_equal(read_file("/proc/self/status", &p), 0);
+    assert_true(p.len > 0);
+    assert_non_null(strstr(p.s, "Pid:"));
+    assert_int_equal(strlen(p.s), p.len);
+    buf_release(&p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -189,6 +222,7 @@ int main(void)
                                         scratch_setup, scratch_teardown),
         cmocka_unit_test_setup_teardown(test_many_media, scratch_setup, scratch_teardown),
         cmocka_unit_test(test_par_run_visits_every_item_once),
+        cmocka_unit_test_setup_teardown(test_read_file_sizes, scratch_setup, scratch_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
