@@ -58,7 +58,7 @@ int deck_load(struct deck *d, const char *dir, const struct build_opts *o,
     arena_init(&job.arena);
     diags_init(&job.dg);
     pthread_t tid;
-    int threaded = pthread_create(&tid, NULL, ident_run, &job) == 0;
+    int threaded = par_workers(2, 1) > 1 && pthread_create(&tid, NULL, ident_run, &job) == 0;
     if (!threaded) ident_run(&job);
     struct diags adg;
     diags_init(&adg);
