@@ -16,7 +16,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
 
 #include <libxml/HTMLparser.h> /* htmlEntityLookup(): named entities */
 
@@ -24,33 +23,6 @@
 #include "mdeck/sanitize.h" /* sanitize_attr_ok(), sanitize_text_ok() */
 
 /* --- UTF-8 and escaping --------------------------------------------------- */
-
-/* The code point at s[0..n) (0 when n is 0; bad bytes read as themselves). */
-static unsigned utf8_first(const char *s, size_t n)
-{
-    const unsigned char *u = (const unsigned char *)s;
-    if (!n) return 0;
-    if (u[0] < 0xC0 || n < 2) return u[0];
-    if (u[0] < 0xE0) return ((u[0] & 0x1Fu) << 6) | (u[1] & 0x3Fu);
-    if (u[0] < 0xF0 || n < 4) {
-        if (n < 3) return u[0];
-        return ((u[0] & 0x0Fu) << 12) | ((u[1] & 0x3Fu) << 6) | (u[2] & 0x3Fu);
-    }
-    return ((u[0] & 0x07u) << 18) | ((u[1] & 0x3Fu) << 12) |
-           ((u[2] & 0x3Fu) << 6) | (u[3] & 0x3Fu);
-}
-
-/* East Asian wide characters (Han, kana, CJK punctuation, full-width forms;
- * not Hangul, which separates words with spaces).  A soft line break between
- * two of them is no space in the plain text, as CSS Text 3 says for
- * segment breaks. */
-static int is_wide(unsigned cp)
-{
-    return (cp >= 0x2E80 && cp <= 0x303F) || (cp >= 0x3040 && cp <= 0x9FFF) ||
-           (cp >= 0xF900 && cp <= 0xFAFF) || (cp >= 0xFE30 && cp <= 0xFE4F) ||
-           (cp >= 0xFF00 && cp <= 0xFF60) || (cp >= 0xFFE0 && cp <= 0xFFE6) ||
-           (cp >= 0x20000 && cp <= 0x3FFFD);
-}
 
 /* Text content: only & < > need escaping (quotes are fine outside tags). */
 static void esc_text(struct buf *b, const char *s, size_t n)
@@ -135,264 +107,6 @@ static void attr_decode(struct buf *b, const MD_ATTRIBUTE *a)
         default: buf_add(b, a->text + off, n); break;
         }
     }
-}
-
-/* --- the plain-text writer ------------------------------------------------ */
-
-void textw_init(struct textw *w, struct buf *out)
-{
-    memset(w, 0, sizeof *w);
-    w->out = out;
-    w->start = out->len;
-}
-
-static void line_open(struct textw *w)
-{
-    if (w->open) return;
-    if (w->out->len > w->start) buf_addc(w->out, '\n');
-    for (size_t i = 0; i < w->nlv; i++) {
-        struct textw_level *l = &w->lv[i];
-        if (l->quote) {
-            buf_adds(w->out, "> ");
-        } else if (l->marker[0]) {
-            buf_adds(w->out, l->marker);
-            l->marker[0] = '\0';
-        } else {
-            buf_adds(w->out, "  ");
-        }
-    }
-    w->open = 1;
-    w->space = 0;
-}
-
-/* Drops trailing white space (space, tab, U+00A0, U+3000, and newlines
- * when asked), never past the writer's start. */
-static void trim_end(struct textw *w, int newlines)
-{
-    const char *s = w->out->s;
-    size_t n = w->out->len;
-    for (;;) {
-        if (n > w->start && (s[n - 1] == ' ' || s[n - 1] == '\t' || (newlines && s[n - 1] == '\n')))
-            n--;
-        else if (n >= w->start + 2 && !memcmp(s + n - 2, "\xC2\xA0", 2))
-            n -= 2;
-        else if (n >= w->start + 3 && !memcmp(s + n - 3, "\xE3\x80\x80", 3))
-            n -= 3;
-        else
-            break;
-    }
-    buf_setlen(w->out, n);
-}
-
-void textw_block(struct textw *w)
-{
-    if (!w->open) return;
-    trim_end(w, 0);
-    w->open = 0;
-    w->space = 0;
-}
-
-void textw_finish(struct textw *w)
-{
-    textw_block(w);
-    trim_end(w, 1);
-    free(w->lv);
-    w->lv = NULL;
-    w->nlv = w->caplv = 0;
-}
-
-void textw_text(struct textw *w, const char *s, size_t n)
-{
-    while (n) {
-        const char *nl = memchr(s, '\n', n);
-        size_t seg = nl ? (size_t)(nl - s) : n;
-        if (seg) {
-            line_open(w);
-            if (w->space && s[0] != ' ' && w->out->len &&
-                w->out->s[w->out->len - 1] != ' ')
-                buf_addc(w->out, ' ');
-            w->space = 0;
-            buf_add(w->out, s, seg);
-        }
-        if (!nl) break;
-        line_open(w); /* an empty line when none was open */
-        textw_block(w);
-        s += seg + 1;
-        n -= seg + 1;
-    }
-}
-
-void textw_space(struct textw *w)
-{
-    if (w->open && w->out->len && w->out->s[w->out->len - 1] != ' ') w->space = 1;
-}
-
-static void push_level(struct textw *w, int quote, const char *marker)
-{
-    GROW(w->lv, w->nlv + 1, w->caplv);
-    struct textw_level *l = &w->lv[w->nlv++];
-    memset(l, 0, sizeof *l);
-    l->quote = (char)quote;
-    if (marker) {
-        size_t n = strlen(marker);
-        if (n >= sizeof l->marker) n = sizeof l->marker - 1;
-        memcpy(l->marker, marker, n);
-    }
-}
-
-void textw_push_quote(struct textw *w) { push_level(w, 1, NULL); }
-
-void textw_push_item(struct textw *w, const char *marker) { push_level(w, 0, marker); }
-
-void textw_pop(struct textw *w)
-{
-    if (!w->nlv) return;
-    struct textw_level *l = &w->lv[w->nlv - 1];
-    if (!l->quote && l->marker[0]) line_open(w); /* an empty item: "-" */
-    textw_block(w);
-    w->nlv--;
-}
-
-unsigned textw_last(const struct textw *w)
-{
-    if (!w->open) return 0;
-    size_t i = w->out->len;
-    if (i <= w->start) return 0;
-    i--;
-    while (i > w->start && ((unsigned char)w->out->s[i] & 0xC0) == 0x80) i--;
-    return utf8_first(w->out->s + i, w->out->len - i);
-}
-
-/* --- image references ------------------------------------------------------ */
-
-/* A URL scheme as browsers read one: a letter, then letters, digits, + . -,
- * then a colon. */
-static int has_scheme(const char *s)
-{
-    if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z'))) return 0;
-    for (s++; *s; s++) {
-        if (*s == ':') return 1;
-        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
-              (*s >= '0' && *s <= '9') || *s == '+' || *s == '.' || *s == '-'))
-            return 0;
-    }
-    return 0;
-}
-
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
-/* The file a relative src names: ?query and #fragment dropped, %XX
- * decoded.  NULL when that would hold a NUL byte. Caller frees. */
-static char *src_to_path(const char *src)
-{
-    size_t n = strcspn(src, "?#");
-    struct buf b = BUF_INIT;
-    for (size_t i = 0; i < n; i++) {
-        if (src[i] == '%' && i + 2 < n + 1 && hexval(src[i + 1]) >= 0 &&
-            hexval(src[i + 2]) >= 0) {
-            char c = (char)(hexval(src[i + 1]) * 16 + hexval(src[i + 2]));
-            if (!c) {
-                buf_release(&b);
-                return NULL;
-            }
-            buf_addc(&b, c);
-            i += 2;
-        } else {
-            buf_addc(&b, src[i]);
-        }
-    }
-    return buf_detach(&b);
-}
-
-/* base + "/" + rel with "." and ".." resolved as text (".." at "/" stays
- * there).  base is absolute. Caller frees. */
-static char *join_lexical(const char *base, const char *rel)
-{
-    struct buf b = BUF_INIT;
-    buf_adds(&b, base);
-    while (b.len > 1 && b.s[b.len - 1] == '/') buf_setlen(&b, b.len - 1);
-    const char *p = rel;
-    while (*p) {
-        size_t n = strcspn(p, "/");
-        if (n == 0 || (n == 1 && p[0] == '.')) {
-            /* skip */
-        } else if (n == 2 && p[0] == '.' && p[1] == '.') {
-            char *slash = strrchr(b.s, '/');
-            buf_setlen(&b, slash && slash != b.s ? (size_t)(slash - b.s) : 1);
-        } else {
-            if (b.s[b.len - 1] != '/') buf_addc(&b, '/');
-            buf_add(&b, p, n);
-        }
-        p += n;
-        if (*p == '/') p++;
-    }
-    return buf_detach(&b);
-}
-
-/* 1 when path is root or below it (both absolute, without trailing '/'). */
-static int path_inside(const char *path, const char *root)
-{
-    size_t n = strlen(root);
-    if (n == 1 && root[0] == '/') return 1;
-    return strncmp(path, root, n) == 0 && (path[n] == '\0' || path[n] == '/');
-}
-
-enum image_ref image_resolve(struct deck *d, const char *base_dir,
-                             const char *src, const char *path, int line,
-                             int col, struct diags *dg, const char **name)
-{
-    *name = NULL;
-    if (!d) return IMAGE_REMOTE;
-    if (has_scheme(src) || (src[0] == '/' && src[1] == '/')) return IMAGE_REMOTE;
-
-    enum image_ref res = IMAGE_MISSING;
-    char *rel = src_to_path(src);
-    char *root = realpath(d->dir, NULL);
-    char *base = realpath(base_dir ? base_dir : d->dir, NULL);
-    char *lex = NULL, *real = NULL;
-    struct stat st;
-
-    if (!*src || (rel && !*rel)) {
-        if (dg) diag_add(dg, SEV_WARNING, path, line, col, "image has no file name: '%s'", src);
-        goto out;
-    }
-    if (rel && rel[0] == '/') goto escapes;
-    if (!rel || !root || !base) goto missing;
-    lex = join_lexical(base, rel);
-    if (!path_inside(lex, root)) goto escapes;
-    real = realpath(lex, NULL);
-    if (!real) goto missing;
-    if (!path_inside(real, root)) goto escapes;
-    if (stat(real, &st) < 0 || !S_ISREG(st.st_mode)) {
-        if (dg) diag_add(dg, SEV_WARNING, path, line, col, "image is not a file: '%s'", src);
-        goto out;
-    }
-    *name = deck_add_media(d, real);
-    if (!*name) {
-        if (dg) diag_add(dg, SEV_WARNING, path, line, col, "image cannot be read or is empty: '%s'", src);
-        goto out;
-    }
-    res = IMAGE_MEDIA;
-    goto out;
-missing:
-    if (dg) diag_add(dg, SEV_WARNING, path, line, col, "image not found: '%s'", src);
-    goto out;
-escapes:
-    if (dg) diag_add(dg, SEV_ERROR, path, line, col, "image path leaves the deck folder: '%s'", src);
-    res = IMAGE_ESCAPES;
-out:
-    free(rel);
-    free(root);
-    free(base);
-    free(lex);
-    free(real);
-    return res;
 }
 
 /* --- the renderer ------------------------------------------------------------ */
@@ -525,7 +239,7 @@ static void plain_inline(struct render *r, const char *s, size_t n)
     if (!n) return;
     if (r->soft) {
         r->soft = 0;
-        if (!(is_wide(textw_last(&r->tw)) && is_wide(utf8_first(s, n)))) textw_space(&r->tw);
+        if (!(cp_is_wide(textw_last(&r->tw)) && cp_is_wide(utf8_first(s, n)))) textw_space(&r->tw);
     }
     const char *nl;
     while ((nl = memchr(s, '\n', n))) { /* never in inline text; be safe */
@@ -838,7 +552,7 @@ static void span_img(struct render *r, const MD_SPAN_IMG_DETAIL *d, int enter)
     enum image_ref kind = IMAGE_REMOTE;
     if (r->rc->deck) {
         int line = 0, col = 0;
-        if (!has_scheme(src) && strncmp(src, "//", 2) != 0) image_position(r, d, &line, &col);
+        if (!url_has_scheme(src) && strncmp(src, "//", 2) != 0) image_position(r, d, &line, &col);
         kind = image_resolve(r->rc->deck, r->rc->base_dir, src, r->rc->path, line, col, r->dg, &name);
     }
     if (kind != IMAGE_ESCAPES) {

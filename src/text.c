@@ -179,3 +179,30 @@ double text_similarity(const char *a, const char *b)
     text_bigrams_free(&bb);
     return r;
 }
+
+/* The code point at s[0..n) (0 when n is 0; bad bytes read as themselves). */
+unsigned utf8_first(const char *s, size_t n)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    if (!n) return 0;
+    if (u[0] < 0xC0 || n < 2) return u[0];
+    if (u[0] < 0xE0) return ((u[0] & 0x1Fu) << 6) | (u[1] & 0x3Fu);
+    if (u[0] < 0xF0 || n < 4) {
+        if (n < 3) return u[0];
+        return ((u[0] & 0x0Fu) << 12) | ((u[1] & 0x3Fu) << 6) | (u[2] & 0x3Fu);
+    }
+    return ((u[0] & 0x07u) << 18) | ((u[1] & 0x3Fu) << 12) |
+           ((u[2] & 0x3Fu) << 6) | (u[3] & 0x3Fu);
+}
+
+/* East Asian wide characters (Han, kana, CJK punctuation, full-width forms;
+ * not Hangul, which separates words with spaces).  A soft line break between
+ * two of them is no space in the plain text, as CSS Text 3 says for
+ * segment breaks. */
+int cp_is_wide(unsigned cp)
+{
+    return (cp >= 0x2E80 && cp <= 0x303F) || (cp >= 0x3040 && cp <= 0x9FFF) ||
+           (cp >= 0xF900 && cp <= 0xFAFF) || (cp >= 0xFE30 && cp <= 0xFE4F) ||
+           (cp >= 0xFF00 && cp <= 0xFF60) || (cp >= 0xFFE0 && cp <= 0xFFE6) ||
+           (cp >= 0x20000 && cp <= 0x3FFFD);
+}

@@ -71,7 +71,7 @@ int render_markdown(const struct render_ctx *rc, const char *md, size_t len,
  * htmlfile.c. */
 void html_to_text(const char *html, size_t len, struct buf *text);
 
-/* --- image references, shared by render.c and htmlfile.c ---------------- */
+/* --- image references (images.c), shared by render.c and htmlfile.c ------- */
 
 enum image_ref {
     IMAGE_REMOTE,   /* has a scheme or starts with //: left as it is */
@@ -89,7 +89,11 @@ enum image_ref image_resolve(struct deck *d, const char *base_dir,
                              const char *src, const char *path, int line,
                              int col, struct diags *dg, const char **name);
 
-/* --- the plain-text writer, shared by render.c and htmlfile.c ----------- */
+/* 1 when s starts with a URL scheme as browsers read one: a letter, then
+ * letters, digits, + . -, then a colon. */
+int url_has_scheme(const char *s);
+
+/* --- the plain-text writer (textw.c), shared by render.c and htmlfile.c -- */
 
 /* Text is written as lines joined by "\n": never a blank line between
  * blocks, never trailing white space on a line, no final newline.  A line

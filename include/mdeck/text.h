@@ -51,4 +51,13 @@ double text_similarity_bigrams(const struct text_bigrams *a, const struct text_b
 /* 1 for code points mdeck treats as punctuation or white space. */
 int is_punct_or_space(uint32_t cp);
 
+/* The code point at s[0..n): 0 when n is 0; a bad or cut sequence reads as
+ * its first byte (the plain-text writers only compare it). */
+unsigned utf8_first(const char *s, size_t n);
+
+/* East Asian wide characters (Han, kana, CJK punctuation, full-width forms;
+ * not Hangul, which separates words with spaces): a soft line break between
+ * two of them is no space in plain text (CSS Text 3, segment breaks). */
+int cp_is_wide(unsigned cp);
+
 #endif
