@@ -1,4 +1,6 @@
-/* apkg.c - writes the legacy Anki package (collection.anki2, schema 11).
+/* apkg.c - what goes into the legacy Anki package (collection.anki2,
+ * schema 11): decks, notes, their ids and modification times, the notes kept
+ * from the previous package; apkg-write.c writes the bytes.
  *
  * The package is a pure function of the deck, the previous package and the
  * clock reading "now": ids come from hashes, never from the clock; rows and
@@ -8,19 +10,17 @@
  * leaves the output alone.  docs/anki.md explains the importer rules behind
  * every choice here. */
 #include "mdeck/apkg.h"
+#include "apkg-int.h"
 
 #include <errno.h>
 #include <jansson.h>
-#include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <zip.h>
 
 #include "mdeck/anki-model.h"
 #include "mdeck/hash.h"
-#include "mdeck/pdeflate.h"
 
 /* Deck ids: [10^12, 1.5·10^12).  Note and card ids: 1.3·10^12 ms + up to
  * 2^38 ms, i.e. 2011-03 … 2019-11, so never in the future for any importer
@@ -30,17 +30,7 @@
 #define ROW_ID_BASE 1300000000000LL
 #define ROW_ID_SPAN (1LL << 38)
 
-/* The zip timestamp of every entry: 2020-01-01 00:00 (MS-DOS format). */
-#define ZIP_DOS_DATE ((uint16_t)((2020 - 1980) << 9 | 1 << 5 | 1))
-#define ZIP_DOS_TIME ((uint16_t)0)
-
 /* --- small sets ---------------------------------------------------------- */
-
-/* Open-addressing set of non-zero 64-bit values (ids). */
-struct idset {
-    uint64_t *v;
-    size_t n, cap;
-};
 
 static size_t mix(uint64_t x)
 {
@@ -77,7 +67,7 @@ static void idset_put(struct idset *s, uint64_t x)
 
 /* Takes base if free, else base+1, base+2, … (collisions are resolved in
  * the order ids are asked for, which is fixed: deck order, note order). */
-static int64_t idset_claim(struct idset *s, int64_t base)
+int64_t pkg_idset_claim(struct idset *s, int64_t base)
 {
     while (idset_has(s, (uint64_t)base)) base++;
     idset_put(s, (uint64_t)base);
@@ -115,7 +105,7 @@ static void guid_of(const struct deck *d, const struct note *n, int attempt,
     buf_release(&b);
 }
 
-static int64_t row_id(const char *kind, const char *guid, int ord)
+int64_t pkg_row_id(const char *kind, const char *guid, int ord)
 {
     struct buf b = BUF_INIT;
     buf_addf(&b, "%s\x1f%s\x1f%d", kind, guid, ord);
@@ -123,47 +113,6 @@ static int64_t row_id(const char *kind, const char *guid, int ord)
     buf_release(&b);
     return id;
 }
-
-/* --- the package model --------------------------------------------------- */
-
-struct pdeck {
-    const char *name;
-    int64_t id;
-};
-
-struct pnote {
-    const char *guid;
-    const struct anki_model *model;
-    const struct note *src; /* the deck's note; NULL: kept from the previous package */
-    char *flds;        /* joined by 0x1F; NULL: note_flds(src) (not kept, to save memory) */
-    const char *first; /* first field (for sfld/csum) */
-    char *tags;        /* "" or " a b " */
-    int64_t id, mod;
-    size_t deck;       /* index into pkg.decks */
-    int *ords;         /* card ordinals, ascending (arena) */
-    size_t nords;
-};
-
-struct pkg {
-    struct arena a;
-    const struct deck *d;
-    const char *index_path; /* for diagnostics */
-    int64_t now;
-    struct pdeck *decks;
-    size_t ndecks, capdecks;
-    size_t top;        /* index of the top deck */
-    struct pnote *notes;
-    size_t nnotes, capnotes;
-    struct strmap guids; /* guid -> index into notes */
-    struct apkg_info prev;
-    int have_prev;
-    struct strmap prev_guids; /* guid -> index into prev.notes */
-    struct buf *bufs;         /* zip sources: must outlive zip_close */
-    size_t nbufs;
-    struct buf scratch;       /* set_ords() */
-    const char *out_path;     /* the package's path, for messages */
-    struct strmap deck_at;    /* deck name -> index into decks */
-};
 
 /* A map, not a scan: an index with 30,000 subdecks took seconds per scan. */
 static size_t find_deck_n(const struct pkg *p, const char *name, size_t len)
@@ -317,7 +266,7 @@ static void set_ords(struct pkg *p, struct pnote *pn, const char *flds)
 
 /* A deck note's fields, joined by 0x1F, into flds (reset first): front (or
  * cloze text), answer, sources.  Returns the length of the first field. */
-static size_t note_flds(const struct note *n, struct buf *flds)
+size_t pkg_note_flds(const struct note *n, struct buf *flds)
 {
     buf_reset(flds);
     add_field(flds, n->cloze ? n->cloze_html : n->front_html);
@@ -447,7 +396,7 @@ static int collect_notes(struct pkg *p, int answered_only,
     for (size_t i = 0; i < d->nnotes; i++) {
         const struct note *n = &d->notes[i];
         if (answered_only && !n->answer.html) continue;
-        size_t first_len = note_flds(n, &flds);
+        size_t first_len = pkg_note_flds(n, &flds);
         if (!first_len) {
             diag_add(dg, SEV_WARNING, p->index_path, n->line, n->col,
                      "this question is empty after rendering and is left out "
@@ -593,421 +542,11 @@ static void assign_ids(struct pkg *p)
     struct idset deck_ids = {0}, note_ids = {0};
     idset_put(&deck_ids, 1);
     for (size_t i = 0; i < p->ndecks; i++)
-        p->decks[i].id = idset_claim(&deck_ids, apkg_deck_id(p->decks[i].name));
+        p->decks[i].id = pkg_idset_claim(&deck_ids, apkg_deck_id(p->decks[i].name));
     for (size_t i = 0; i < p->nnotes; i++)
-        p->notes[i].id = idset_claim(&note_ids, row_id("note", p->notes[i].guid, 0));
+        p->notes[i].id = pkg_idset_claim(&note_ids, pkg_row_id("note", p->notes[i].guid, 0));
     free(deck_ids.v);
     free(note_ids.v);
-}
-
-/* --- JSON for the col row ------------------------------------------------ */
-
-static char *dump(json_t *j)
-{
-    char *s = json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(6));
-    json_decref(j);
-    if (!s) abort(); /* only on out of memory */
-    return s;
-}
-
-static char *conf_json(int64_t first_model)
-{
-    char mid[32];
-    snprintf(mid, sizeof mid, "%lld", (long long)first_model);
-    return dump(json_pack(
-        "{s:[i], s:i, s:i, s:i, s:i, s:b, s:b, s:s, s:i, s:s, s:b, s:b, s:b, s:b}",
-        "activeDecks", 1, "curDeck", 1, "newSpread", 0, "collapseTime", 1200,
-        "timeLim", 0, "estTimes", 1, "dueCounts", 1, "curModel", mid, "nextPos",
-        1, "sortType", "noteFld", "sortBackwards", 0, "addToCur", 1,
-        "dayLearnFirst", 0, "newBury", 1));
-}
-
-static char *dconf_json(void)
-{
-    json_t *new_ = json_pack("{s:b, s:[i,i], s:i, s:[i,i,i], s:i, s:i, s:b}",
-                             "bury", 0, "delays", 1, 10, "initialFactor", 2500,
-                             "ints", 1, 4, 7, "order", 1, "perDay", 20,
-                             "separate", 1);
-    json_t *rev = json_pack("{s:b, s:f, s:f, s:i, s:i, s:i, s:i, s:f}", "bury", 0,
-                            "ease4", 1.3, "fuzz", 0.05, "ivlFct", 1, "maxIvl",
-                            36500, "minSpace", 1, "perDay", 200, "hardFactor", 1.2);
-    json_t *lapse = json_pack("{s:[i], s:i, s:i, s:i, s:i}", "delays", 10,
-                              "leechAction", 0, "leechFails", 8, "minInt", 1,
-                              "mult", 0);
-    json_t *one = json_pack("{s:i, s:s, s:i, s:i, s:i, s:b, s:i, s:b, s:b, s:o, "
-                            "s:o, s:o}",
-                            "id", 1, "name", "Default", "mod", 0, "usn", 0,
-                            "maxTaken", 60, "autoplay", 1, "timer", 0, "replayq",
-                            1, "dyn", 0, "new", new_, "rev", rev, "lapse", lapse);
-    return dump(json_pack("{s:o}", "1", one));
-}
-
-static json_t *deck_json(int64_t id, const char *name, const char *desc,
-                         int64_t mod)
-{
-    return json_pack("{s:I, s:s, s:s, s:I, s:i, s:b, s:b, s:i, s:i, s:i, s:i, "
-                     "s:[i,i], s:[i,i], s:[i,i], s:[i,i]}",
-                     "id", (json_int_t)id, "name", name, "desc", desc, "mod",
-                     (json_int_t)mod, "usn", -1, "collapsed", 0,
-                     "browserCollapsed", 0, "dyn", 0, "conf", 1, "extendNew", 0,
-                     "extendRev", 0, "newToday", 0, 0, "revToday", 0, 0,
-                     "lrnToday", 0, 0, "timeToday", 0, 0);
-}
-
-static char *decks_json(const struct pkg *p, int64_t mod)
-{
-    json_t *o = json_object();
-    json_object_set_new(o, "1", deck_json(1, "Default", "", 0));
-    for (size_t i = 0; i < p->ndecks; i++) {
-        char key[32];
-        snprintf(key, sizeof key, "%lld", (long long)p->decks[i].id);
-        const char *desc = i == p->top && p->d->desc_html ? p->d->desc_html : "";
-        json_object_set_new(o, key, deck_json(p->decks[i].id, p->decks[i].name,
-                                              desc, mod));
-    }
-    return dump(o);
-}
-
-/* The note types the package's notes use (Basic when there is none), in id
- * order; *first receives the first one's id. */
-static char *models_json(const struct pkg *p, int64_t *first)
-{
-    json_t *o = json_object();
-    *first = 0;
-    for (size_t i = 0; i < anki_nmodels; i++) {
-        const struct anki_model *m = anki_models[i];
-        int used = 0;
-        for (size_t k = 0; k < p->nnotes && !used; k++) used = p->notes[k].model == m;
-        if (!used && (p->nnotes || m->id != MDECK_MODEL_BASIC)) continue;
-        char key[32];
-        snprintf(key, sizeof key, "%lld", (long long)m->id);
-        json_object_set_new(o, key, anki_model_json(m, p->decks[p->top].id));
-        if (!*first) *first = m->id;
-    }
-    return dump(o);
-}
-
-/* --- SQLite -------------------------------------------------------------- */
-
-/* Anki's schema 11, as Anki 2.1 creates it. */
-static const char schema_sql[] =
-    "CREATE TABLE col (id integer primary key not null, crt integer not null,"
-    " mod integer not null, scm integer not null, ver integer not null,"
-    " dty integer not null, usn integer not null, ls integer not null,"
-    " conf text not null, models text not null, decks text not null,"
-    " dconf text not null, tags text not null);"
-    "CREATE TABLE notes (id integer primary key not null, guid text not null,"
-    " mid integer not null, mod integer not null, usn integer not null,"
-    " tags text not null, flds text not null, sfld integer not null,"
-    " csum integer not null, flags integer not null, data text not null);"
-    "CREATE TABLE cards (id integer primary key not null, nid integer not null,"
-    " did integer not null, ord integer not null, mod integer not null,"
-    " usn integer not null, type integer not null, queue integer not null,"
-    " due integer not null, ivl integer not null, factor integer not null,"
-    " reps integer not null, lapses integer not null, left integer not null,"
-    " odue integer not null, odid integer not null, flags integer not null,"
-    " data text not null);"
-    "CREATE TABLE revlog (id integer primary key not null, cid integer not null,"
-    " usn integer not null, ease integer not null, ivl integer not null,"
-    " lastIvl integer not null, factor integer not null, time integer not null,"
-    " type integer not null);"
-    "CREATE TABLE graves (usn integer not null, oid integer not null,"
-    " type integer not null);";
-
-/* Created after the rows: one sort per index instead of a b-tree update per
- * row. */
-static const char index_sql[] =
-    "CREATE INDEX ix_notes_usn on notes (usn);"
-    "CREATE INDEX ix_cards_usn on cards (usn);"
-    "CREATE INDEX ix_revlog_usn on revlog (usn);"
-    "CREATE INDEX ix_cards_nid on cards (nid);"
-    "CREATE INDEX ix_cards_sched on cards (did, queue, due);"
-    "CREATE INDEX ix_revlog_cid on revlog (cid);"
-    "CREATE INDEX ix_notes_csum on notes (csum);";
-
-static int sql_fail(sqlite3 *db, const struct pkg *p, struct diags *dg)
-{
-    int e = sqlite3_system_errno(db);
-    diag_add(dg, SEV_ERROR, p->out_path, 0, 0,
-             "cannot build the Anki collection: %s%s%s (the previous file is kept)",
-             sqlite3_errmsg(db), e ? ": " : "", e ? strerror(e) : "");
-    return -1;
-}
-
-/* A row to insert: its id and where its content is. */
-struct row {
-    int64_t id;
-    size_t note; /* index into pkg.notes */
-    size_t ord;  /* cards: index into the note's ords */
-};
-
-static int cmp_row(const void *a, const void *b)
-{
-    int64_t x = ((const struct row *)a)->id, y = ((const struct row *)b)->id;
-    return x < y ? -1 : x > y;
-}
-
-/* Rows go in in id order.  Ids are hashes, so note order is random id
- * order, and SQLite would split b-tree pages all over the table; in id
- * order it appends, which is faster and leaves full pages: a smaller file
- * to compress.  (Ids are unique, so the order is total.) */
-static int insert_rows(sqlite3 *db, const struct pkg *p, int64_t maxmod,
-                       struct diags *dg)
-{
-    int64_t first_model;
-    char *models = models_json(p, &first_model);
-    char *conf = conf_json(first_model);
-    char *dconf = dconf_json();
-    char *decks = decks_json(p, maxmod);
-    sqlite3_stmt *col = NULL, *note = NULL, *card = NULL;
-    int rc = -1;
-    if (sqlite3_prepare_v2(db,
-                           "INSERT INTO col VALUES (1,?,?,?,11,0,0,0,?,?,?,?,'{}')",
-                           -1, &col, NULL) ||
-        sqlite3_prepare_v2(db,
-                           "INSERT INTO notes VALUES (?,?,?,?,-1,?,?,?,?,0,'')",
-                           -1, &note, NULL) ||
-        sqlite3_prepare_v2(db,
-                           "INSERT INTO cards VALUES "
-                           "(?,?,?,?,?,-1,0,0,?,0,0,0,0,0,0,0,0,'')",
-                           -1, &card, NULL))
-        goto out;
-    /* crt: the day the newest note changed; scm/mod follow the notes too, so
-     * nothing here depends on when the build ran. */
-    int64_t crt = maxmod - maxmod % 86400;
-    sqlite3_bind_int64(col, 1, crt);
-    sqlite3_bind_int64(col, 2, maxmod * 1000);
-    sqlite3_bind_int64(col, 3, crt * 1000);
-    sqlite3_bind_text(col, 4, conf, -1, SQLITE_STATIC);
-    sqlite3_bind_text(col, 5, models, -1, SQLITE_STATIC);
-    sqlite3_bind_text(col, 6, decks, -1, SQLITE_STATIC);
-    sqlite3_bind_text(col, 7, dconf, -1, SQLITE_STATIC);
-    if (sqlite3_step(col) != SQLITE_DONE) goto out;
-
-    struct idset card_ids = {0};
-    struct buf sfld = BUF_INIT, flds = BUF_INIT;
-    size_t ncards = 0;
-    for (size_t i = 0; i < p->nnotes; i++) ncards += p->notes[i].nords;
-    struct row *nrows = xmalloc((p->nnotes + 1) * sizeof *nrows);
-    struct row *crows = xmalloc((ncards + 1) * sizeof *crows);
-    ncards = 0;
-    for (size_t i = 0; i < p->nnotes; i++) {
-        nrows[i] = (struct row){p->notes[i].id, i, 0};
-        /* card ids are claimed in note order: collisions resolve the same */
-        for (size_t k = 0; k < p->notes[i].nords; k++)
-            crows[ncards++] = (struct row){
-                idset_claim(&card_ids, row_id("card", p->notes[i].guid, p->notes[i].ords[k])), i,
-                k};
-    }
-    free(card_ids.v);
-    qsort(nrows, p->nnotes, sizeof *nrows, cmp_row);
-    qsort(crows, ncards, sizeof *crows, cmp_row);
-    for (size_t r = 0; r < p->nnotes; r++) {
-        const struct pnote *pn = &p->notes[nrows[r].note];
-        buf_reset(&sfld);
-        anki_strip_html(pn->first, &sfld);
-        sqlite3_reset(note);
-        sqlite3_bind_int64(note, 1, pn->id);
-        sqlite3_bind_text(note, 2, pn->guid, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(note, 3, pn->model->id);
-        sqlite3_bind_int64(note, 4, pn->mod);
-        sqlite3_bind_text(note, 5, pn->tags, -1, SQLITE_STATIC);
-        const char *f = pn->flds;
-        if (!f) {
-            note_flds(pn->src, &flds);
-            f = flds.s;
-        }
-        sqlite3_bind_text(note, 6, f, -1, SQLITE_STATIC);
-        /* Bound as text: the column's integer affinity turns numeric sort
-         * fields into numbers, which is what Anki does too. */
-        sqlite3_bind_text(note, 7, sfld.s, (int)sfld.len, SQLITE_STATIC);
-        /* anki_csum(pn->first), without stripping the field again */
-        uint8_t h[20];
-        sha1(sfld.s, sfld.len, h);
-        sqlite3_bind_int64(note, 8, (uint32_t)h[0] << 24 | (uint32_t)h[1] << 16 |
-                                        (uint32_t)h[2] << 8 | h[3]);
-        if (sqlite3_step(note) != SQLITE_DONE) goto rows_out;
-    }
-    for (size_t r = 0; r < ncards; r++) {
-        const struct pnote *pn = &p->notes[crows[r].note];
-        sqlite3_reset(card);
-        sqlite3_bind_int64(card, 1, crows[r].id);
-        sqlite3_bind_int64(card, 2, pn->id);
-        sqlite3_bind_int64(card, 3, p->decks[pn->deck].id);
-        sqlite3_bind_int(card, 4, pn->ords[crows[r].ord]);
-        sqlite3_bind_int64(card, 5, pn->mod);
-        sqlite3_bind_int64(card, 6, (int64_t)crows[r].note + 1); /* new-card position */
-        if (sqlite3_step(card) != SQLITE_DONE) goto rows_out;
-    }
-    rc = 0;
-rows_out:
-    free(nrows);
-    free(crows);
-    buf_release(&sfld);
-    buf_release(&flds);
-out:
-    if (rc) sql_fail(db, p, dg);
-    sqlite3_finalize(col);
-    sqlite3_finalize(note);
-    sqlite3_finalize(card);
-    free(models);
-    free(conf);
-    free(dconf);
-    free(decks);
-    return rc;
-}
-
-/* Builds the collection in the file at path (created beside the package's
- * temporary, so nothing of it stays in memory but SQLite's page cache) and
- * closes it. */
-static int write_collection(struct pkg *p, const char *path, struct diags *dg)
-{
-    int64_t maxmod = 0;
-    for (size_t i = 0; i < p->nnotes; i++)
-        if (p->notes[i].mod > maxmod) maxmod = p->notes[i].mod;
-    if (!maxmod)
-        for (size_t i = 0; i < anki_nmodels; i++)
-            if (anki_models[i]->mod > maxmod) maxmod = anki_models[i]->mod;
-
-    sqlite3 *db = NULL;
-    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
-        SQLITE_OK) {
-        int rc = sql_fail(db, p, dg);
-        sqlite3_close(db);
-        return rc;
-    }
-    int rc = -1;
-    /* Rollback-journal format (header bytes 18/19 = 1): importers copy the
-     * file as it is; WAL would leave them an empty collection.  No journal
-     * and no syncs: the file is private to this build and thrown away when
-     * the build fails; the package made from it is fsynced. */
-    if (sqlite3_exec(db,
-                     "PRAGMA page_size=4096; PRAGMA journal_mode=OFF;"
-                     "PRAGMA synchronous=OFF; PRAGMA locking_mode=EXCLUSIVE;"
-                     "PRAGMA cache_size=-16384; PRAGMA encoding='UTF-8';",
-                     NULL, NULL, NULL) ||
-        sqlite3_exec(db, schema_sql, NULL, NULL, NULL) ||
-        sqlite3_exec(db, "BEGIN", NULL, NULL, NULL)) {
-        sql_fail(db, p, dg);
-        goto out;
-    }
-    if (insert_rows(db, p, maxmod, dg) < 0) goto out;
-    if (sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) ||
-        sqlite3_exec(db, index_sql, NULL, NULL, NULL)) {
-        sql_fail(db, p, dg);
-        goto out;
-    }
-    rc = 0;
-out:
-    if (sqlite3_close(db) != SQLITE_OK && rc == 0) {
-        diag_add(dg, SEV_ERROR, p->out_path, 0, 0,
-                 "cannot finish the Anki collection in %s: %s (the previous file is kept)", path,
-                 sqlite3_errmsg(db));
-        rc = -1;
-    }
-    return rc;
-}
-
-/* --- zip ------------------------------------------------------------------ */
-
-/* Adds data, or the file at file when data is NULL (deflated on every
- * core: the collection is the one large entry). */
-static int add_entry(zip_t *za, const char *name, const struct buf *data, const char *file,
-                     int deflate)
-{
-    zip_source_t *s = data ? zip_source_buffer(za, data->s, data->len, 0)
-                           : pdeflate_source(za, file, 1);
-    if (!s) return -1;
-    zip_int64_t i = zip_file_add(za, name, s, 0);
-    if (i < 0) {
-        zip_source_free(s);
-        return -1;
-    }
-    zip_uint64_t idx = (zip_uint64_t)i;
-    /* Fixed time and attributes: the bytes depend on the content only. */
-    if ((data && zip_set_file_compression(za, idx, deflate ? ZIP_CM_DEFLATE : ZIP_CM_STORE,
-                                          deflate ? 1 : 0) < 0) ||
-        zip_file_set_dostime(za, idx, ZIP_DOS_TIME, ZIP_DOS_DATE, 0) < 0 ||
-        zip_file_set_external_attributes(za, idx, 0, ZIP_OPSYS_UNIX,
-                                         (zip_uint32_t)0100644 << 16) < 0)
-        return -1;
-    return 0;
-}
-
-static int media_name_safe(const char *s)
-{
-    return *s && !strchr(s, '/') && !strchr(s, '\\') && strcmp(s, ".") &&
-           strcmp(s, "..") && strlen(s) <= 120;
-}
-
-/* Reads every media file into p->bufs[2..] and the map into p->bufs[1]. */
-static int load_media(struct pkg *p, struct diags *dg)
-{
-    const struct deck *d = p->d;
-    p->bufs = xcalloc(d->nmedia + 2, sizeof *p->bufs);
-    p->nbufs = d->nmedia + 2;
-    for (size_t i = 0; i < p->nbufs; i++) buf_init(&p->bufs[i]);
-    json_t *map = json_object();
-    int rc = 0;
-    for (size_t i = 0; i < d->nmedia; i++) {
-        const struct media *m = &d->media[i];
-        struct buf *b = &p->bufs[i + 2];
-        if (!media_name_safe(m->name)) {
-            diag_add(dg, SEV_ERROR, m->path, 0, 0,
-                     "internal error: unsafe media name '%s'", m->name);
-            rc = -1;
-        } else if (read_file(m->path, b) < 0) {
-            diag_add(dg, SEV_ERROR, m->path, 0, 0,
-                     "cannot read this image: %s; restore it or remove its "
-                     "reference", strerror(errno));
-            rc = -1;
-        } else if (!b->len) {
-            diag_add(dg, SEV_ERROR, m->path, 0, 0,
-                     "this image became empty during the build; Anki rejects "
-                     "empty media files: restore it or remove its reference");
-            rc = -1;
-        }
-        char key[32];
-        snprintf(key, sizeof key, "%zu", i);
-        json_object_set_new(map, key, json_string(m->name));
-    }
-    char *s = dump(map);
-    buf_adds(&p->bufs[1], s);
-    free(s);
-    return rc;
-}
-
-/* The package, written by libzip into zip_path (which it replaces through a
- * temporary of its own beside it). */
-static int write_zip(struct pkg *p, const char *db_path, const char *zip_path, struct diags *dg)
-{
-    int ze = 0;
-    zip_t *za = zip_open(zip_path, ZIP_CREATE | ZIP_TRUNCATE, &ze);
-    if (!za) {
-        zip_error_t e;
-        zip_error_init_with_code(&e, ze);
-        diag_add(dg, SEV_ERROR, p->out_path, 0, 0,
-                 "cannot write the package into %s: %s (the previous file is kept)", zip_path,
-                 zip_error_strerror(&e));
-        zip_error_fini(&e);
-        return -1;
-    }
-    if (add_entry(za, "collection.anki2", NULL, db_path, 1) < 0 ||
-        add_entry(za, "media", &p->bufs[1], NULL, 1) < 0)
-        goto fail;
-    for (size_t i = 0; i < p->d->nmedia; i++) {
-        char key[32];
-        snprintf(key, sizeof key, "%zu", i);
-        if (add_entry(za, key, &p->bufs[i + 2], NULL, 0) < 0) goto fail;
-    }
-    if (zip_close(za) < 0) goto fail;
-    return 0;
-fail:
-    diag_add(dg, SEV_ERROR, p->out_path, 0, 0,
-             "cannot write the package into %s: %s (the previous file is kept)", zip_path,
-             zip_strerror(za));
-    zip_discard(za);
-    return -1;
 }
 
 /* --- entry point --------------------------------------------------------- */
@@ -1091,11 +630,11 @@ int apkg_write(const struct deck *d, const char *prev_path, struct apkg_prev *pr
     keep_removed(&p, st, dg, prev_path);
     assign_ids(&p);
     prof_mark("package: notes");
-    if (rc == 0 && load_media(&p, dg) < 0) rc = -1;
+    if (rc == 0 && pkg_load_media(&p, dg) < 0) rc = -1;
     char *db_path = xasprintf("%s-collection", zip_path);
-    if (rc == 0 && write_collection(&p, db_path, dg) < 0) rc = -1;
+    if (rc == 0 && pkg_write_collection(&p, db_path, dg) < 0) rc = -1;
     prof_mark("package: collection");
-    if (rc == 0 && write_zip(&p, db_path, zip_path, dg) < 0) rc = -1;
+    if (rc == 0 && pkg_write_zip(&p, db_path, zip_path, dg) < 0) rc = -1;
     unlink(db_path);
     free(db_path);
     prof_mark("package: zip");
