@@ -151,7 +151,7 @@ static void *make_output(void *arg)
         /* Made beside the package; where that folder takes no new file
          * (read-only, full), in $TMPDIR: an unchanged package then still
          * needs no write, and a changed one fails when it is published. */
-        o->tmp = publish_temp_name(o->path, "");
+        o->tmp = publish_temp_name(o->path);
         if (!o->tmp) o->tmp = temp_file_name();
         if (!o->tmp) {
             diag_add(&o->dg, SEV_ERROR, o->path, 0, 0,

@@ -65,19 +65,19 @@ static void publish_names(struct publish *p, const char *path)
 /* Hidden, and not ending in .apkg/.csv: no importer or watcher takes a
  * temporary for an output.  The pid tells publish_clean_stale() whether the
  * writer still lives. */
-static char *temp_pattern(const struct publish *p, const char *suffix)
+static char *temp_pattern(const struct publish *p)
 {
     const char *slash = strrchr(p->dest, '/');
     const char *base = slash ? slash + 1 : p->dest;
-    return xasprintf("%s/.%s" TMP_TAG "%ld-XXXXXX%s", p->dir, base, (long)getpid(), suffix);
+    return xasprintf("%s/.%s" TMP_TAG "%ld-XXXXXX", p->dir, base, (long)getpid());
 }
 
-char *publish_temp_name(const char *path, const char *suffix)
+char *publish_temp_name(const char *path)
 {
     struct publish p;
     publish_names(&p, path);
-    char *t = temp_pattern(&p, suffix);
-    int fd = mkstemps(t, (int)strlen(suffix));
+    char *t = temp_pattern(&p);
+    int fd = mkstemp(t);
     if (fd >= 0) close(fd);
     publish_free(&p);
     if (fd < 0) {
@@ -90,7 +90,7 @@ char *publish_temp_name(const char *path, const char *suffix)
 /* Makes p->tmp; -1 with a diagnostic. */
 static int make_temp(struct publish *p, struct diags *dg)
 {
-    p->tmp = temp_pattern(p, "");
+    p->tmp = temp_pattern(p);
     int fd = mkstemp(p->tmp);
     if (fd < 0) {
         diag_add(dg, SEV_ERROR, p->path, 0, 0,
@@ -259,7 +259,7 @@ static int copy_prefix(struct publish_stream *s, long long n)
 static void diverge(struct publish_stream *s)
 {
     s->same = 0;
-    s->p.tmp = temp_pattern(&s->p, "");
+    s->p.tmp = temp_pattern(&s->p);
     s->fd = mkstemp(s->p.tmp);
     if (s->fd < 0) {
         s->err = errno;

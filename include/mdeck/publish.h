@@ -56,8 +56,10 @@ int publish_stream_finish(struct publish_stream *s, struct publish *p, struct di
 void publish_stream_abort(struct publish_stream *s);
 
 /* A temporary name in the folder of path (a symlinked path: of its target)
- * that publish_clean_stale() recognises; suffix is appended.  Caller frees. */
-char *publish_temp_name(const char *path, const char *suffix);
+ * that publish_clean_stale() recognises, made as an empty file (so that no
+ * one else takes it); NULL when it cannot be made (errno set).  Caller
+ * frees. */
+char *publish_temp_name(const char *path);
 
 /* For a file another library wrote (the package, written by libzip).
  * Compares tmp with the current file; unchanged: tmp is removed and 0

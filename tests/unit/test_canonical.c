@@ -36,6 +36,7 @@
 #include "mdeck/render.h"
 #include "mdeck/sanitize.h"
 #include "mdeck/util.h"
+#include "scratch.h"
 
 static char top[4096]; /* the source tree */
 
@@ -729,8 +730,7 @@ static const struct note *note_of(const struct deck *d, const char *question)
  * note; a cloze's extra part carries the flag of its own render. */
 static void test_answer_flag(void **state)
 {
-    char root[] = "/tmp/mdeck-canon-XXXXXX";
-    assert_non_null(mkdtemp(root));
+    const char *root = scratch_dir;
     char *dir = xasprintf("%s/answers", root);
     assert_int_equal(mkdir(dir, 0755), 0);
     put(root, "answers/a.md",
@@ -780,9 +780,6 @@ static void test_answer_flag(void **state)
     }
     diags_free(&dg);
     deck_free(&d);
-    char *cmd = xasprintf("rm -rf '%s'", root);
-    assert_int_equal(system(cmd), 0);
-    free(cmd);
     free(dir);
 }
 
@@ -799,7 +796,7 @@ int main(void)
         cmocka_unit_test(test_not_canonical),
         cmocka_unit_test(test_canonical),
         cmocka_unit_test(test_media_images),
-        cmocka_unit_test(test_answer_flag),
+        cmocka_unit_test_setup_teardown(test_answer_flag, scratch_setup, scratch_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
