@@ -75,14 +75,12 @@ static char *extract_collection(zip_t *za, zip_uint64_t idx, const char *path,
              zip_strerror(za));
         return NULL;
     }
-    const char *dir = getenv("TMPDIR");
-    char *tmp = xasprintf("%s/mdeck-apkg-XXXXXX", dir && *dir ? dir : "/tmp");
-    int fd = mkstemp(tmp);
+    char *tmp;
+    int fd = tmpdir_file(&tmp);
     if (fd < 0) {
         fail(dg, path, "cannot create a temporary file to read this package: %s",
              strerror(errno));
         zip_fclose(zf);
-        free(tmp);
         return NULL;
     }
     char *chunk = xmalloc(1 << 16);

@@ -577,14 +577,12 @@ int apkg_build_prev(const struct deck *d, const char *prev_path, struct apkg_pre
                     int answered_only, struct buf *out, struct apkg_stats *st,
                     struct diags *dg)
 {
-    const char *dir = getenv("TMPDIR");
-    char *tmp = xasprintf("%s/mdeck-apkg-XXXXXX", dir && *dir ? dir : "/tmp");
-    int fd = mkstemp(tmp);
+    char *tmp;
+    int fd = tmpdir_file(&tmp);
     if (fd < 0) {
-        diag_add(dg, SEV_ERROR, d->dir, 0, 0, "cannot create a temporary file in %s: %s",
-                 dir && *dir ? dir : "/tmp", strerror(errno));
+        diag_add(dg, SEV_ERROR, d->dir, 0, 0, "cannot create a temporary file in $TMPDIR: %s",
+                 strerror(errno));
         apkg_prev_free(prev);
-        free(tmp);
         return -1;
     }
     close(fd);

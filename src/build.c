@@ -124,20 +124,6 @@ struct output {
     int rc;
 };
 
-/* A new empty file in $TMPDIR (or /tmp); its name, or NULL. */
-static char *temp_file_name(void)
-{
-    const char *dir = getenv("TMPDIR");
-    char *t = xasprintf("%s/mdeck-apkg-XXXXXX", dir && *dir ? dir : "/tmp");
-    int fd = mkstemp(t);
-    if (fd < 0) {
-        free(t);
-        return NULL;
-    }
-    close(fd);
-    return t;
-}
-
 static void flush_to_stream(struct sink *k)
 {
     publish_stream_write(k->arg, k->b.s, k->b.len);
@@ -152,7 +138,8 @@ static void *make_output(void *arg)
          * (read-only, full), in $TMPDIR: an unchanged package then still
          * needs no write, and a changed one fails when it is published. */
         o->tmp = publish_temp_name(o->path);
-        if (!o->tmp) o->tmp = temp_file_name();
+        int fd = o->tmp ? -1 : tmpdir_file(&o->tmp);
+        if (fd >= 0) close(fd);
         if (!o->tmp) {
             diag_add(&o->dg, SEV_ERROR, o->path, 0, 0,
                      "cannot create a temporary file beside it or in $TMPDIR: %s (the previous file is kept)",
@@ -166,7 +153,7 @@ static void *make_output(void *arg)
         prof_mark("package");
         return NULL;
     }
-    publish_stream_open(&o->ps, o->path, &o->dg);
+    publish_stream_open(&o->ps, o->path);
     struct sink k = {.b = BUF_INIT, .flush = flush_to_stream, .arg = &o->ps};
     if (o->fmt == FMT_CSV) o->rc = csv_write(o->d, o->answered_only, &k, &o->dg);
     else o->rc = quizlet_write(o->d, o->answered_only, &k, &o->dg);

@@ -148,6 +148,29 @@ int publish_prepare(struct publish *p, const char *path, const void *data,
     return 1;
 }
 
+/* Copies the first n bytes of in (all of it when n < 0) to the end of out.
+ * 0, or -1 with errno set (EIO when in ends before n bytes). */
+static int copy_fd(int in, int out, long long n)
+{
+    char *x = xmalloc(1 << 20);
+    int rc = 0;
+    for (long long off = 0; (n < 0 || off < n) && rc == 0;) {
+        size_t want = n < 0 || n - off >= (1 << 20) ? (size_t)1 << 20 : (size_t)(n - off);
+        ssize_t got = pread(in, x, want, (off_t)off);
+        if (got < 0 && errno == EINTR) continue;
+        if (got == 0 && n < 0) break;
+        if (got <= 0) {
+            if (got == 0) errno = EIO; /* the file shrank under us */
+            rc = -1;
+        } else {
+            rc = write_all(out, x, (size_t)got);
+            off += got;
+        }
+    }
+    free(x);
+    return rc;
+}
+
 /* 1 when the files at a and b hold the same bytes. */
 static int same_files(const char *a, const char *b)
 {
@@ -195,13 +218,7 @@ int publish_prepare_written(struct publish *p, const char *path, const char *tmp
          * copy beside the target, so that the rename stays atomic. */
         fd = make_temp(p, dg);
         int in = fd < 0 ? -1 : open(tmp, O_RDONLY | O_CLOEXEC);
-        if (fd >= 0 && in < 0) err = errno;
-        char *x = in < 0 ? NULL : xmalloc(1 << 20);
-        for (ssize_t got; x && err == 0 && (got = read(in, x, 1 << 20)) != 0;) {
-            if (got < 0 && errno == EINTR) continue;
-            if (got < 0 || write_all(fd, x, (size_t)got) < 0) err = errno;
-        }
-        free(x);
+        if (fd >= 0 && (in < 0 || copy_fd(in, fd, -1) < 0)) err = errno;
         if (in >= 0) close(in);
         unlink(tmp);
         if (fd < 0) {
@@ -216,9 +233,8 @@ int publish_prepare_written(struct publish *p, const char *path, const char *tmp
     return 1;
 }
 
-int publish_stream_open(struct publish_stream *s, const char *path, struct diags *dg)
+void publish_stream_open(struct publish_stream *s, const char *path)
 {
-    (void)dg;
     memset(s, 0, sizeof *s);
     publish_names(&s->p, path);
     s->fd = -1;
@@ -230,28 +246,6 @@ int publish_stream_open(struct publish_stream *s, const char *path, struct diags
     }
     s->old_size = s->old_fd >= 0 ? (long long)st.st_size : 0;
     s->same = s->old_fd >= 0;
-    return 0;
-}
-
-/* Copies the first n bytes of the current file into the temporary. */
-static int copy_prefix(struct publish_stream *s, long long n)
-{
-    char *x = xmalloc(1 << 20);
-    int rc = 0;
-    for (long long off = 0; off < n && rc == 0;) {
-        size_t want = n - off < (1 << 20) ? (size_t)(n - off) : (size_t)1 << 20;
-        ssize_t got = pread(s->old_fd, x, want, (off_t)off);
-        if (got <= 0) {
-            if (got < 0 && errno == EINTR) continue;
-            if (got == 0) errno = EIO; /* the current file shrank under us */
-            rc = -1;
-        } else {
-            rc = write_all(s->fd, x, (size_t)got);
-            off += got;
-        }
-    }
-    free(x);
-    return rc;
 }
 
 /* Leaves the "same as before" state: makes the temporary holding the
@@ -267,7 +261,7 @@ static void diverge(struct publish_stream *s)
         s->p.tmp = NULL;
         return;
     }
-    if (s->off && copy_prefix(s, s->off) < 0) s->err = errno ? errno : EIO;
+    if (s->off && copy_fd(s->old_fd, s->fd, s->off) < 0) s->err = errno ? errno : EIO;
 }
 
 void publish_stream_write(struct publish_stream *s, const void *data, size_t len)

@@ -304,6 +304,20 @@ void prof_mark(const char *stage)
     last = now;
 }
 
+int tmpdir_file(char **name)
+{
+    const char *dir = getenv("TMPDIR");
+    *name = xasprintf("%s/mdeck-apkg-XXXXXX", dir && *dir ? dir : "/tmp");
+    int fd = mkstemp(*name);
+    if (fd < 0) {
+        int e = errno;
+        free(*name);
+        *name = NULL;
+        errno = e;
+    }
+    return fd;
+}
+
 int str_starts_with(const char *s, const char *prefix)
 {
     return strncmp(s, prefix, strlen(prefix)) == 0;

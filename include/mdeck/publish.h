@@ -50,7 +50,7 @@ struct publish_stream {
     int fd;            /* the temporary, -1 until it is needed */
     int err;           /* errno of the first failure */
 };
-int publish_stream_open(struct publish_stream *s, const char *path, struct diags *dg);
+void publish_stream_open(struct publish_stream *s, const char *path);
 void publish_stream_write(struct publish_stream *s, const void *data, size_t len);
 int publish_stream_finish(struct publish_stream *s, struct publish *p, struct diags *dg);
 void publish_stream_abort(struct publish_stream *s);

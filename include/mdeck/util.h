@@ -107,6 +107,11 @@ int64_t now_millis(void);
  * of the process).  Otherwise a call costs a flag test. */
 void prof_mark(const char *stage);
 
+/* A new, empty file of mdeck's in $TMPDIR (default /tmp): its descriptor
+ * (open for reading and writing) and *name, which the caller frees; -1
+ * with errno set when it cannot be made. */
+int tmpdir_file(char **name);
+
 int str_starts_with(const char *s, const char *prefix);
 int str_ends_with(const char *s, const char *suffix);
 

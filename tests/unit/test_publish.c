@@ -1,0 +1,119 @@
+/* test_publish.c - streamed outputs: nothing written while the bytes equal
+ * the current file's, the equal prefix carried over at the first
+ * difference, and the current file untouched until the commit. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "mdeck/publish.h"
+#include "mdeck/util.h"
+#include "scratch.h"
+
+static char *out_path(void) { return xasprintf("%s/deck.csv", scratch_dir); }
+
+static void write_text(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+/* Streams the pieces (NULL-terminated) over path; returns what finish said
+ * and commits when it said 1. */
+static int stream(const char *path, const char *const *pieces)
+{
+    struct diags dg;
+    diags_init(&dg);
+    struct publish_stream s;
+    publish_stream_open(&s, path);
+    for (size_t i = 0; pieces[i]; i++) publish_stream_write(&s, pieces[i], strlen(pieces[i]));
+    struct publish p;
+    int rc = publish_stream_finish(&s, &p, &dg);
+    if (rc == 1) assert_int_equal(publish_commit(&p, &dg), 1);
+    assert_int_equal(dg.nerrors, 0);
+    diags_free(&dg);
+    publish_stream_abort(&s); /* harmless after finish */
+    return rc;
+}
+
+static void expect(const char *path, const char *text)
+{
+    struct buf b = BUF_INIT;
+    assert_int_equal(read_file(path, &b), 0);
+    assert_string_equal(b.s, text);
+    buf_release(&b);
+}
+
+static ino_t inode(const char *path)
+{
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    return st.st_ino;
+}
+
+static void test_stream_cases(void **state)
+{
+    (void)state;
+    char *path = out_path();
+    /* no current file: made */
+    assert_int_equal(stream(path, (const char *const[]){"abc", "def", NULL}), 1);
+    expect(path, "abcdef");
+    /* the same bytes, cut differently: untouched (same inode) */
+    ino_t before = inode(path);
+    assert_int_equal(stream(path, (const char *const[]){"a", "bcde", "f", NULL}), 0);
+    assert_int_equal(inode(path), before);
+    /* a difference after an equal prefix: the prefix is carried over */
+    assert_int_equal(stream(path, (const char *const[]){"ab", "cX", "YZ", NULL}), 1);
+    expect(path, "abcXYZ");
+    assert_true(inode(path) != before);
+    /* longer than the current file */
+    assert_int_equal(stream(path, (const char *const[]){"abcXYZ", "+more", NULL}), 1);
+    expect(path, "abcXYZ+more");
+    /* a strict prefix of the current file */
+    assert_int_equal(stream(path, (const char *const[]){"abc", NULL}), 1);
+    expect(path, "abc");
+    /* nothing at all */
+    assert_int_equal(stream(path, (const char *const[]){NULL}), 1);
+    expect(path, "");
+    free(path);
+}
+
+/* A stream abandoned before finish leaves the current file and no
+ * temporary behind. */
+static void test_stream_abort(void **state)
+{
+    (void)state;
+    char *path = out_path();
+    write_text(path, "old");
+    struct publish_stream s;
+    publish_stream_open(&s, path);
+    publish_stream_write(&s, "new bytes", 9);
+    publish_stream_abort(&s);
+    expect(path, "old");
+    char *cmd = xasprintf("ls -A '%s' | grep -c mdeck-tmp", scratch_dir);
+    FILE *f = popen(cmd, "r");
+    int n = -1;
+    assert_int_equal(fscanf(f, "%d", &n), 1);
+    pclose(f);
+    assert_int_equal(n, 0);
+    free(cmd);
+    free(path);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_stream_cases, scratch_setup, scratch_teardown),
+        cmocka_unit_test_setup_teardown(test_stream_abort, scratch_setup, scratch_teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
