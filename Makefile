@@ -10,7 +10,7 @@
 #   make fuzz       libFuzzer harnesses, FUZZ_SECONDS each (tests/fuzz/README.md)
 
 VERSION := $(shell cat VERSION)
-PKGS    := sqlite3 libzip libxml-2.0 md4c jansson yaml-0.1 nettle zlib
+PKGS    := sqlite3 libzip libxml-2.0 md4c jansson yaml-0.1 nettle zlib libisal
 
 CC      ?= cc
 CFLAGS  ?= -O2 -g

@@ -4,7 +4,7 @@
 # installs those packages instead (install-deb-deps.sh uses that).
 set -eu
 need="build-essential pkg-config libsqlite3-dev libzip-dev libxml2-dev \
-libmd4c-dev libjansson-dev libyaml-dev nettle-dev zlib1g-dev libcmocka-dev bats sqlite3 \
+libmd4c-dev libjansson-dev libyaml-dev nettle-dev zlib1g-dev libisal-dev libcmocka-dev bats sqlite3 \
 python3 unzip mandoc man-db valgrind time"
 [ $# -gt 0 ] && need="$*"
 missing=""

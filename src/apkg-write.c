@@ -315,6 +315,7 @@ int pkg_write_collection(struct pkg *p, const char *path, struct diags *dg)
         goto out;
     }
     if (insert_rows(db, p, maxmod, dg) < 0) goto out;
+    prof_mark("package: rows inserted");
     if (sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) ||
         sqlite3_exec(db, index_sql, NULL, NULL, NULL)) {
         sql_fail(db, p, dg);

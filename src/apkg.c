@@ -21,6 +21,7 @@
 
 #include "mdeck/anki-model.h"
 #include "mdeck/hash.h"
+#include "mdeck/text.h"
 
 /* Deck ids: [10^12, 1.5·10^12).  Note and card ids: 1.3·10^12 ms + up to
  * 2^38 ms, i.e. 2011-03 … 2019-11, so never in the future for any importer
@@ -155,15 +156,7 @@ static size_t add_deck(struct pkg *p, const char *name)
  * equal flds in the previous-package comparison). */
 static void add_field(struct buf *flds, const char *s)
 {
-    if (!s) return;
-    const char *run = s; /* copied in runs: this sees every byte of a deck */
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (!((c < 0x20 && c != '\n' && c != '\t') || c == 0x7f)) continue;
-        buf_add(flds, run, (size_t)(s - run));
-        run = s + 1;
-    }
-    buf_add(flds, run, (size_t)(s - run));
+    if (s) text_add_clean(flds, s, strlen(s), 1);
 }
 
 /* Tags as Anki stores them: " a b ", sorted, unique, no spaces or quotes. */

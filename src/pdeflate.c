@@ -8,6 +8,8 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <isa-l/crc.h>
+#include <isa-l/igzip_lib.h>
 #include <zlib.h>
 
 #include "mdeck/par.h"
@@ -19,7 +21,7 @@
 struct piece {
     unsigned char *out;
     size_t len;
-    uLong crc;   /* CRC-32 of the piece's input */
+    uint32_t crc; /* CRC-32 of the piece's input */
     size_t in;   /* input bytes */
     int err;     /* errno-style failure, 0 when fine */
 };
@@ -35,6 +37,8 @@ struct pdeflate {
     size_t cur, pos;   /* piece being read and the position in it */
     uLong crc;         /* of every piece made so far */
     int done;          /* the last piece is made: crc is the file's */
+    unsigned char *level_buf[PAR_MAX_WORKERS]; /* igzip's work space, per worker */
+    size_t level_buf_size;
     zip_error_t error;
 };
 
@@ -51,38 +55,48 @@ static int read_at(int fd, unsigned char *p, size_t n, uint64_t off)
     return 0;
 }
 
-/* Deflates pieces [begin, end) of the current wave. */
+/* Deflates pieces [begin, end) of the current wave with ISA-L's igzip:
+ * at level 1 it is four times as fast as zlib's level 1 on a collection
+ * (0.25 s against 1.09 s for 127 MB) for 1.5% more bytes; level 3 takes
+ * 0.33 s and is smaller than zlib's level 1 (docs/performance.md). */
 static void deflate_pieces(void *arg, size_t w, size_t begin, size_t end)
 {
-    (void)w;
     struct pdeflate *z = arg;
+    if (!z->level_buf[w]) z->level_buf[w] = xmalloc(z->level_buf_size);
     for (size_t i = begin; i < end; i++) {
         struct piece *pc = &z->wave[i];
         uint64_t off = z->next + (uint64_t)i * PDEFLATE_PIECE;
         size_t dict = off < WINDOW ? (size_t)off : WINDOW;
         unsigned char *in = xmalloc(dict + pc->in + 1);
         pc->err = read_at(z->fd, in, dict + pc->in, off - dict);
-        int last = off + pc->in == z->size;
-        z_stream s;
-        memset(&s, 0, sizeof s);
-        if (!pc->err && deflateInit2(&s, z->level, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) != Z_OK)
-            pc->err = ENOMEM;
-        else if (!pc->err) {
-            if (dict) deflateSetDictionary(&s, in, (uInt)dict);
-            /* The bound covers the final block; a sync flush adds at most
-             * an empty stored block (5 bytes) and the alignment. */
-            size_t cap = deflateBound(&s, (uLong)pc->in) + 16;
-            pc->out = xmalloc(cap);
-            s.next_in = in + dict;
-            s.avail_in = (uInt)pc->in;
-            s.next_out = pc->out;
-            s.avail_out = (uInt)cap;
-            int rc = deflate(&s, last ? Z_FINISH : Z_SYNC_FLUSH);
-            if (last ? rc != Z_STREAM_END : (rc != Z_OK || s.avail_in != 0)) pc->err = EIO;
-            pc->len = cap - s.avail_out;
-            deflateEnd(&s);
-            pc->crc = crc32(0L, in + dict, (uInt)pc->in);
+        if (pc->err) {
+            free(in);
+            continue;
         }
+        int last = off + pc->in == z->size;
+        struct isal_zstream s;
+        isal_deflate_init(&s);
+        s.level = (uint32_t)z->level;
+        s.level_buf = z->level_buf[w];
+        s.level_buf_size = (uint32_t)z->level_buf_size;
+        if (dict && isal_deflate_set_dict(&s, in, (uint32_t)dict) != COMP_OK) pc->err = EIO;
+        /* Incompressible input becomes stored blocks: 5 bytes each per
+         * 64 KiB, plus the headers and the flush. */
+        size_t cap = pc->in + pc->in / 64 + 1024;
+        pc->out = xmalloc(cap);
+        s.next_in = in + dict;
+        s.avail_in = (uint32_t)pc->in;
+        s.next_out = pc->out;
+        s.avail_out = (uint32_t)cap;
+        /* every piece but the last ends byte-aligned with an empty stored
+         * block; the last one ends the stream */
+        s.end_of_stream = (uint16_t)last;
+        s.flush = last ? NO_FLUSH : SYNC_FLUSH;
+        if (!pc->err && (isal_deflate(&s) != COMP_OK || s.avail_in != 0 || s.avail_out == 0 ||
+                         (last && s.internal_state.state != ZSTATE_END)))
+            pc->err = EIO;
+        pc->len = cap - s.avail_out;
+        pc->crc = crc32_gzip_refl(0, in + dict, pc->in);
         free(in);
     }
 }
@@ -170,6 +184,7 @@ static zip_int64_t callback(void *state, void *data, zip_uint64_t len, zip_sourc
         return zip_error_to_data(&z->error, data, len);
     case ZIP_SOURCE_FREE:
         free_wave(z);
+        for (size_t w = 0; w < PAR_MAX_WORKERS; w++) free(z->level_buf[w]);
         close(z->fd);
         zip_error_fini(&z->error);
         free(z);
@@ -198,7 +213,10 @@ zip_source_t *pdeflate_source(zip_t *za, const char *path, int level)
     struct pdeflate *z = xcalloc(1, sizeof *z);
     z->fd = fd;
     z->size = (uint64_t)st.st_size;
-    z->level = level;
+    z->level = level < 1 ? 1 : level > ISAL_DEF_MAX_LEVEL ? ISAL_DEF_MAX_LEVEL : level;
+    z->level_buf_size = z->level == 1   ? ISAL_DEF_LVL1_DEFAULT
+                        : z->level == 2 ? ISAL_DEF_LVL2_DEFAULT
+                                        : ISAL_DEF_LVL3_DEFAULT;
     z->workers = par_workers(WAVE, 1);
     zip_error_init(&z->error);
     zip_source_t *src = zip_source_function(za, callback, z);

@@ -206,3 +206,40 @@ int cp_is_wide(unsigned cp)
            (cp >= 0xFF00 && cp <= 0xFF60) || (cp >= 0xFFE0 && cp <= 0xFFE6) ||
            (cp >= 0x20000 && cp <= 0x3FFFD);
 }
+
+static int dropped_byte(unsigned char c, int del)
+{
+    return (c < 0x20 && c != '\t' && c != '\n') || (del && c == 0x7f);
+}
+
+size_t text_clean_span(const char *s, size_t n, int del)
+{
+    const uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, s + i, 8);
+        /* any byte < 0x20 (exact for "any", bytes >= 0x80 never count),
+         * or any byte equal to 0x7f */
+        uint64_t low = (w - ones * 0x20) & ~w & highs;
+        uint64_t d = w ^ (ones * 0x7f);
+        uint64_t is7f = del ? (d - ones) & ~d & highs : 0;
+        if (!(low | is7f)) continue;
+        for (size_t k = i; k < i + 8; k++)
+            if (dropped_byte((unsigned char)s[k], del)) return k;
+    }
+    for (; i < n; i++)
+        if (dropped_byte((unsigned char)s[i], del)) return i;
+    return n;
+}
+
+void text_add_clean(struct buf *out, const char *s, size_t n, int del)
+{
+    for (;;) {
+        size_t k = text_clean_span(s, n, del);
+        buf_add(out, s, k);
+        if (k == n) return;
+        s += k + 1;
+        n -= k + 1;
+    }
+}

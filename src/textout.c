@@ -6,51 +6,28 @@
 
 #include "mdeck/text.h"
 
-/* ASCII control characters other than \n and \t: Anki strips them anyway
- * and some CSV readers choke on them. */
-static int dropped(char c)
-{
-    return (unsigned char)c < 0x20 && c != '\n' && c != '\t';
-}
-
-/* Removes the dropped() characters (copied in runs: this runs over every
- * byte of every field). */
-static void add_clean(struct buf *b, const char *s)
-{
-    const char *run = s;
-    for (; *s; s++) {
-        if (!dropped(*s)) continue;
-        buf_add(b, run, (size_t)(s - run));
-        run = s + 1;
-    }
-    buf_add(b, run, (size_t)(s - run));
-}
-
 /* RFC 4180: a field holding a separator, quote, CR or LF is quoted, quotes
  * doubled; a field starting with '#' is quoted too, or Anki would take the
- * line for a header/comment.  Control characters are dropped first (so a
- * CR never survives to need quoting). */
+ * line for a header/comment.  ASCII control characters other than \n and
+ * \t are dropped first (Anki strips them anyway and some CSV readers choke
+ * on them), so a CR never survives to need quoting. */
 static void csv_field(struct buf *out, const char *s, int last)
 {
-    int quote = 0, any = 0;
-    for (const char *p = s; *p; p++) {
-        if (dropped(*p)) continue;
-        if (!any++ && *p == '#') quote = 1;
-        if (*p == ',' || *p == '"' || *p == '\n') quote = 1;
-    }
-    if (quote) {
+    size_t n = strlen(s), lead = 0;
+    while (lead < n && (unsigned char)s[lead] < 0x20 && s[lead] != '\n' && s[lead] != '\t')
+        lead++;
+    if ((lead < n && s[lead] == '#') || strpbrk(s, ",\"\n")) {
         buf_addc(out, '"');
-        const char *run = s, *p = s;
-        for (; *p; p++) {
-            if (*p != '"' && !dropped(*p)) continue;
-            buf_add(out, run, (size_t)(p - run));
-            if (*p == '"') buf_add(out, "\"\"", 2);
-            run = p + 1;
+        for (const char *q; (q = memchr(s, '"', n));) {
+            text_add_clean(out, s, (size_t)(q - s), 0);
+            buf_add(out, "\"\"", 2);
+            n -= (size_t)(q - s) + 1;
+            s = q + 1;
         }
-        buf_add(out, run, (size_t)(p - run));
+        text_add_clean(out, s, n, 0);
         buf_addc(out, '"');
     } else {
-        add_clean(out, s);
+        text_add_clean(out, s, n, 0);
     }
     buf_addc(out, last ? '\n' : ',');
 }
@@ -134,7 +111,7 @@ int csv_write(const struct deck *d, int answered_only, struct sink *k, struct di
 static void quizlet_text(struct buf *out, const char *s)
 {
     struct buf c = BUF_INIT;
-    add_clean(&c, s);
+    text_add_clean(&c, s, strlen(s), 0);
     buf_trim(&c);
     size_t run = 0;
     for (size_t i = 0; i < c.len; i++) {

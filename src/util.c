@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -300,7 +301,18 @@ void prof_mark(const char *stage)
     double ms = (double)(now.tv_sec - last.tv_sec) * 1e3 + (double)(now.tv_nsec - last.tv_nsec) / 1e6;
     double at = (double)(now.tv_sec - prof_first.tv_sec) * 1e3 +
                 (double)(now.tv_nsec - prof_first.tv_nsec) / 1e6;
-    fprintf(stderr, "mdeck: profile: %-22s %8.1f ms  (at %.1f ms)\n", stage, ms, at);
+    /* memory: resident now and the peak so far (the process's, not the
+     * thread's) */
+    long size_pages, rss_pages = 0;
+    FILE *f = fopen("/proc/self/statm", "r");
+    if (f) {
+        if (fscanf(f, "%ld %ld", &size_pages, &rss_pages) != 2) rss_pages = 0;
+        fclose(f);
+    }
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    fprintf(stderr, "mdeck: profile: %-22s %8.1f ms  (at %.1f ms)  rss %ld MB, peak %ld MB\n",
+            stage, ms, at, rss_pages * (sysconf(_SC_PAGESIZE) / 1024) / 1024, ru.ru_maxrss / 1024);
     last = now;
 }
 

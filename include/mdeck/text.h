@@ -60,4 +60,14 @@ unsigned utf8_first(const char *s, size_t n);
  * two of them is no space in plain text (CSS Text 3, segment breaks). */
 int cp_is_wide(unsigned cp);
 
+/* The length of the longest prefix of s[0..n) free of control characters
+ * other than \t and \n (and of DEL when del is set): what the writers drop
+ * from every field.  Eight bytes at a time: this sees every byte of every
+ * output. */
+size_t text_clean_span(const char *s, size_t n, int del);
+
+/* Appends s[0..n) to out without those characters. */
+struct buf;
+void text_add_clean(struct buf *out, const char *s, size_t n, int del);
+
 #endif

@@ -1281,6 +1281,57 @@ static void test_read_hostile(void **state)
     free(path);
 }
 
+/* The collection is inflated by ISA-L when deflated, by libzip otherwise;
+ * either way a damaged one is refused: the size and CRC-32 are checked. */
+static void test_read_inflate_checks(void **state)
+{
+    struct buf coll = BUF_INIT, pk = BUF_INIT;
+    our_collection(&coll, &pk);
+    char *path = tmp_path("inflate.apkg");
+    for (int stored = 0; stored < 2; stored++) {
+        unlink(path);
+        int err;
+        zip_t *za = zip_open(path, ZIP_CREATE | ZIP_TRUNCATE, &err);
+        assert_non_null(za);
+        zip_source_t *s = zip_source_buffer(za, coll.s, coll.len, 0);
+        zip_int64_t i = zip_file_add(za, "collection.anki2", s, 0);
+        assert_true(i >= 0);
+        if (stored) assert_int_equal(zip_set_file_compression(za, (zip_uint64_t)i, ZIP_CM_STORE, 0), 0);
+        s = zip_source_buffer(za, "{}", 2, 0);
+        assert_true(zip_file_add(za, "media", s, 0) >= 0);
+        assert_int_equal(zip_close(za), 0);
+        struct apkg_info in;
+        struct diags dg;
+        diags_init(&dg);
+        assert_int_equal(apkg_read(path, &in, &dg), 0);
+        assert_int_equal(in.nnotes, N_COUNT);
+        apkg_info_free(&in);
+        diags_free(&dg);
+    }
+    /* deflated again, then bytes flipped inside the collection's data */
+    struct entry e[] = {{"collection.anki2", coll.s, coll.len}, {"media", "{}", 2}};
+    make_zip(path, e, 2);
+    struct buf z = BUF_INIT;
+    assert_int_equal(read_file(path, &z), 0);
+    const unsigned char *h = (const unsigned char *)z.s;
+    assert_memory_equal(h, "PK\3\4", 4);
+    size_t data = 30 + (size_t)(h[26] | h[27] << 8) + (size_t)(h[28] | h[29] << 8);
+    size_t clen = (size_t)h[18] | (size_t)h[19] << 8 | (size_t)h[20] << 16 | (size_t)h[21] << 24;
+    assert_true(clen > 64 && data + clen < z.len);
+    for (int k = 1; k < 8; k++) {
+        struct buf m = BUF_INIT;
+        buf_add(&m, z.s, z.len);
+        m.s[data + clen * (size_t)k / 8] ^= 0x5a;
+        write_bytes(path, m.s, m.len);
+        assert_true(read_fails(path, "damaged"));
+        buf_release(&m);
+    }
+    buf_release(&z);
+    buf_release(&coll);
+    buf_release(&pk);
+    free(path);
+}
+
 /* The checker is able to fail: a package with a wrong checksum, a missing
  * media entry or a forbidden entry is refused. */
 static void test_checker_fails(void **state)
@@ -1344,6 +1395,7 @@ int main(void)
         cmocka_unit_test(test_prev_unreadable),
         cmocka_unit_test(test_many_notes),
         cmocka_unit_test(test_read_hostile),
+        cmocka_unit_test(test_read_inflate_checks),
         cmocka_unit_test(test_checker_fails),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);

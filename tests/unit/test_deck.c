@@ -12,6 +12,7 @@
 #include "mdeck/arena.h"
 #include "mdeck/deck.h"
 #include "mdeck/par.h"
+#include "mdeck/text.h"
 #include "mdeck/util.h"
 #include "scratch.h"
 
@@ -214,6 +215,37 @@ static void test_read_file_sizes(void **state)
     buf_release(&p);
 }
 
+/* The word-at-a-time scan for the bytes the writers drop gives what a byte
+ * loop gives: every byte value, at every offset of strings of 0 to 24
+ * bytes, with and without DEL, among neighbours that are high bytes (UTF-8),
+ * tabs and line feeds. */
+static void test_clean_span(void **state)
+{
+    static const unsigned char fill[] = {'a', 0x80, 0xff, '\t', '\n', 0x7e, 0x20};
+    char s[32];
+    for (size_t n = 0; n <= 24; n++)
+        for (size_t at = 0; at < n || (n == 0 && at == 0); at++)
+            for (int c = 0; c < 256; c++)
+                for (int del = 0; del < 2; del++) {
+                    for (size_t k = 0; k < n; k++) s[k] = (char)fill[(k + (size_t)c) % sizeof fill];
+                    if (n) s[at] = (char)c;
+                    size_t want = n;
+                    for (size_t k = 0; k < n && want == n; k++) {
+                        unsigned char b = (unsigned char)s[k];
+                        if ((b < 0x20 && b != '\t' && b != '\n') || (del && b == 0x7f)) want = k;
+                    }
+                    assert_int_equal(text_clean_span(s, n, del), want);
+                }
+    struct buf b = BUF_INIT;
+    text_add_clean(&b, "\x01" "a\tb\x7f" "c\r\nd\x1f", 10, 1);
+    assert_int_equal(b.len, 6);
+    assert_memory_equal(b.s, "a\tbc\nd", 6);
+    buf_reset(&b);
+    text_add_clean(&b, "x\x7fy", 3, 0);
+    assert_memory_equal(b.s, "x\x7fy", 3);
+    buf_release(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -222,6 +254,7 @@ int main(void)
                                         scratch_setup, scratch_teardown),
         cmocka_unit_test_setup_teardown(test_many_media, scratch_setup, scratch_teardown),
         cmocka_unit_test(test_par_run_visits_every_item_once),
+        cmocka_unit_test(test_clean_span),
         cmocka_unit_test_setup_teardown(test_read_file_sizes, scratch_setup, scratch_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -158,6 +158,122 @@ static void test_corrupt_lock_is_an_error(void **state)
     free(lock);
 }
 
+/* The lock file written is one record per line, and every layout of the
+ * same JSON gives the same identities: the one-per-line one (read line by
+ * line, on every core past 2,048 records), the indented one older mdecks
+ * wrote (then rewritten one per line), all on one line, CRLF line ends, two
+ * records on a line. */
+static void write_lock(const char *text)
+{
+    char *p = xasprintf("%s/%s", dir, IDENTITY_FILE);
+    FILE *f = fopen(p, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+    free(p);
+}
+
+static char *read_lock(void)
+{
+    char *p = xasprintf("%s/%s", dir, IDENTITY_FILE);
+    struct buf b = BUF_INIT;
+    assert_int_equal(read_file(p, &b), 0);
+    free(p);
+    buf_addc(&b, '\0');
+    return buf_detach(&b);
+}
+
+static void test_lock_layouts(void **state)
+{
+    write_index("- alpha question\n- [beta question](https://b.example/x)\n");
+    static const char *layouts[] = {
+        "{\n \"comment\": \"c\",\n \"version\": 1,\n \"notes\": [\n  {\n   \"id\": \"id-a\",\n"
+        "   \"question\": \"alpha question\"\n  },\n  {\n   \"id\": \"id-b\",\n"
+        "   \"question\": \"beta question\",\n   \"sources\": [\n    \"https://b.example/x\"\n"
+        "   ]\n  }\n ]\n}\n",
+        "{\n \"comment\": \"c\",\n \"version\": 1,\n \"notes\": [\n"
+        "  {\"id\":\"id-a\",\"question\":\"alpha question\"},\n"
+        "  {\"id\":\"id-b\",\"question\":\"beta question\",\"sources\":[\"https://b.example/x\"]}\n ]\n}\n",
+        "{\"version\": 1, \"notes\": [{\"id\":\"id-a\",\"question\":\"alpha question\"}, "
+        "{\"id\":\"id-b\",\"question\":\"beta question\"}]}",
+        "{\r\n \"comment\": \"c\",\r\n \"version\": 1,\r\n \"notes\": [\r\n"
+        "  {\"id\":\"id-a\",\"question\":\"alpha question\"},\r\n"
+        "  {\"id\":\"id-b\",\"question\":\"beta question\"}\r\n ]\r\n}\r\n",
+        "{\n \"comment\": \"c\",\n \"version\": 1,\n \"notes\": [\n"
+        "  {\"id\":\"id-a\",\"question\":\"alpha question\"}, {\"id\":\"id-b\",\"question\":\"beta question\"}\n ]\n}\n",
+    };
+    for (size_t k = 0; k < sizeof layouts / sizeof *layouts; k++) {
+        write_lock(layouts[k]);
+        int err = 1;
+        char *a = ids(&err);
+        assert_int_equal(err, 0);
+        assert_string_equal(id_of(a, "alpha question"), "id-a");
+        assert_string_equal(id_of(a, "beta question"), "id-b");
+        free(a);
+        /* rewritten in the one layout, whatever it was */
+        char *text = read_lock();
+        const char *notes = strstr(text, "\n \"notes\": [\n");
+        assert_non_null(notes);
+        assert_string_equal(notes, "\n \"notes\": [\n"
+                            "  {\"id\":\"id-a\",\"question\":\"alpha question\"},\n"
+                            "  {\"id\":\"id-b\",\"question\":\"beta question\",\"sources\":[\"https://b.example/x\"]}\n"
+                            " ]\n}\n");
+        free(text);
+    }
+}
+
+/* Many records: the lines are read on every core, and each keeps its id. */
+static void test_lock_many_records(void **state)
+{
+    struct buf idx = BUF_INIT, lock = BUF_INIT;
+    buf_adds(&lock, "{\n \"comment\": \"c\",\n \"version\": 1,\n \"notes\": [\n");
+    enum { N = 5000 };
+    for (int i = 0; i < N; i++) {
+        buf_addf(&idx, "- question number %d about topic %d\n", i, i * 7);
+        buf_addf(&lock, "  {\"id\":\"id-%05d\",\"question\":\"question number %d about topic %d\"}%s\n",
+                 i, i, i * 7, i + 1 < N ? "," : "");
+    }
+    buf_adds(&lock, " ]\n}\n");
+    write_index(idx.s);
+    write_lock(lock.s);
+    char *a = ids(NULL);
+    for (int i = 0; i < N; i += 499) {
+        char q[80], want[16];
+        snprintf(q, sizeof q, "question number %d about topic %d", i, i * 7);
+        snprintf(want, sizeof want, "id-%05d", i);
+        assert_string_equal(id_of(a, q), want);
+    }
+    free(a);
+    /* Already one record per line, with these records: not rewritten (an
+     * older layout would have been, so the lines were read apart). */
+    char *text = read_lock();
+    assert_string_equal(text, lock.s);
+    free(text);
+    buf_release(&idx);
+    buf_release(&lock);
+}
+
+/* A damaged line is reported at its line, by the whole-file reader. */
+static void test_lock_bad_line(void **state)
+{
+    write_index("- alpha question\n");
+    write_lock("{\n \"comment\": \"c\",\n \"version\": 1,\n \"notes\": [\n"
+               "  {\"id\":\"id-a\",\"question\":\"alpha question\"},\n"
+               "  {\"id\":\"id-b\",\"question\":\"beta question},\n"
+               "  {\"id\":\"id-c\",\"question\":\"gamma question\"}\n ]\n}\n");
+    struct deck d;
+    struct diags dg;
+    deck_init(&d, dir);
+    diags_init(&dg);
+    assert_int_equal(index_parse(&d, &dg), 0);
+    assert_int_equal(identity_assign(&d, 1, &dg), -1);
+    assert_int_equal(dg.nerrors, 1);
+    assert_int_equal(dg.v[0].line, 6);
+    assert_non_null(strstr(dg.v[0].msg, "identity file is corrupt"));
+    deck_free(&d);
+    diags_free(&dg);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -166,6 +282,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_removed_question_keeps_its_id, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pinned_ids, setup, teardown),
         cmocka_unit_test_setup_teardown(test_corrupt_lock_is_an_error, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lock_layouts, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lock_many_records, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lock_bad_line, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
