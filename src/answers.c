@@ -65,8 +65,11 @@ struct section {
 };
 
 struct ctx {
-    struct deck *d;
+    struct deck *d;       /* NULL while the files are loaded (answers_load) */
     struct diags *dg;
+    const char *dir;      /* the deck folder */
+    struct arena arena;   /* what loading made, until d's arena takes it */
+    struct diags load_dg; /* loading's messages, until the attach */
     struct file *files;
     size_t nfiles, capfiles;
     struct section *secs;
@@ -121,9 +124,9 @@ static int cmp_size(const void *a, const void *b)
 }
 
 /* 1 when path (inside the deck) resolves to a place inside the deck folder. */
-static int inside_deck(const struct deck *d, const char *path)
+static int inside_deck(const char *dir, const char *path)
 {
-    char *root = realpath(d->dir, NULL), *p = realpath(path, NULL);
+    char *root = realpath(dir, NULL), *p = realpath(path, NULL);
     int ok = root && p && str_starts_with(p, root) &&
              (p[strlen(root)] == '/' || p[strlen(root)] == '\0');
     free(root);
@@ -135,7 +138,7 @@ static void walk(struct ctx *c, const char *rel, int depth, struct seen_dir **se
                  size_t *nseen, size_t *capseen)
 {
     if (depth > MAX_DEPTH) return;
-    char *dir = *rel ? xasprintf("%s/%s", c->d->dir, rel) : xstrdup(c->d->dir);
+    char *dir = *rel ? xasprintf("%s/%s", c->dir, rel) : xstrdup(c->dir);
     struct stat st;
     if (stat(dir, &st) < 0) goto out;
     for (size_t i = 0; i < *nseen; i++)
@@ -160,7 +163,7 @@ static void walk(struct ctx *c, const char *rel, int depth, struct seen_dir **se
     if (n) qsort(names, n, sizeof *names, cmp_str); /* names is NULL when empty */
     for (size_t i = 0; i < n; i++) {
         char *r = *rel ? xasprintf("%s/%s", rel, names[i]) : xstrdup(names[i]);
-        char *full = xasprintf("%s/%s", c->d->dir, r);
+        char *full = xasprintf("%s/%s", c->dir, r);
         struct stat ls, ts;
         int have = lstat(full, &ls) == 0;
         int is_link = have && S_ISLNK(ls.st_mode);
@@ -172,10 +175,10 @@ static void walk(struct ctx *c, const char *rel, int depth, struct seen_dir **se
         } else if (is_link && answer_ext(names[i]) && stat(full, &ts) < 0) {
             diag_add(c->dg, SEV_ERROR, full, 0, 0, "symbolic link leads nowhere: %s",
                      strerror(errno));
-        } else if (is_link && answer_ext(names[i]) && !inside_deck(c->d, full)) {
+        } else if (is_link && answer_ext(names[i]) && !inside_deck(c->dir, full)) {
             /* A deck cloned from elsewhere must not read files outside it. */
             diag_add(c->dg, SEV_ERROR, full, 0, 0,
-                     "symbolic link leaves the deck folder; answers must live inside %s", c->d->dir);
+                     "symbolic link leaves the deck folder; answers must live inside %s", c->dir);
         } else if (lstat(full, &ls) == 0) {
             if (S_ISDIR(ls.st_mode)) {
                 walk(c, r, depth + 1, seen, nseen, capseen); /* never via symlinks */
@@ -272,7 +275,6 @@ static int hs_leave(MD_BLOCKTYPE type, void *detail, void *user)
     struct hscan *h = user;
     h->depth--;
     if (type == MD_BLOCK_H && h->level && h->depth == 1) {
-        struct ctx *c = h->c;
         struct file *f = h->f;
         buf_trim(&h->text);
         GROW(f->ls, f->nls + 1, f->capls);
@@ -281,13 +283,11 @@ static int hs_leave(MD_BLOCKTYPE type, void *detail, void *user)
         s->file = h->file;
         s->level = h->level;
         s->title = xstrndup(h->text.s, h->text.len);
-        struct buf clean = BUF_INIT, key = BUF_INIT, slug = BUF_INIT;
-        question_clean(c->d, NULL, s->title, &clean);
-        text_key(clean.s, &key);
+        /* the key comes later (section_keys): it depends on the index's
+         * front matter, which files are read without */
+        struct buf slug = BUF_INIT;
         slugify(s->title, &slug);
-        s->key = buf_detach(&key);
         s->slug = buf_detach(&slug);
-        buf_release(&clean);
         s->line = h->line;
         h->level = 0;
     }
@@ -449,7 +449,7 @@ static void load_files(struct ctx *c)
     struct load_job j = {c, xcalloc(workers, sizeof *j.arenas)};
     for (size_t w = 0; w < workers; w++) arena_init(&j.arenas[w]);
     par_run(c->nfiles, 4, workers, load_range, &j);
-    for (size_t w = 0; w < workers; w++) arena_adopt(&c->d->arena, &j.arenas[w]);
+    for (size_t w = 0; w < workers; w++) arena_adopt(&c->arena, &j.arenas[w]);
     free(j.arenas);
     for (size_t i = 0; i < c->nfiles; i++) {
         struct file *f = &c->files[i];
@@ -554,7 +554,7 @@ static int link_answer(struct ctx *c, struct note *n, struct choice *ch)
         rc = -1;
         goto out;
     }
-    if (escapes || !inside_deck(d, full)) {
+    if (escapes || !inside_deck(d->dir, full)) {
         diag_add(c->dg, SEV_ERROR, index_path, n->line, n->col,
                  "answer link '%s' leaves the deck folder; keep answers inside %s", n->link, d->dir);
         rc = -1;
@@ -792,20 +792,79 @@ static void render_answers(struct ctx *c, const struct choice *chosen,
 
 /* --- the stage ---------------------------------------------------------- */
 
+struct answer_files *answers_load(const char *dir)
+{
+    struct ctx *c = xcalloc(1, sizeof *c);
+    c->dir = dir;
+    arena_init(&c->arena);
+    diags_init(&c->load_dg);
+    c->dg = &c->load_dg;
+    struct seen_dir *seen = NULL;
+    size_t nseen = 0, capseen = 0;
+    walk(c, "", 0, &seen, &nseen, &capseen);
+    free(seen);
+    load_files(c);
+    prof_mark("answers: files read");
+    return (struct answer_files *)c;
+}
+
+/* The matching key of every section: its heading cleaned as a question is
+ * (the front matter's prefix rules), on every core. */
+static void key_range(void *arg, size_t w, size_t begin, size_t end)
+{
+    (void)w;
+    struct ctx *c = arg;
+    struct buf clean = BUF_INIT, key = BUF_INIT;
+    for (size_t i = begin; i < end; i++) {
+        buf_reset(&clean);
+        buf_reset(&key);
+        question_clean(c->d, NULL, c->secs[i].title, &clean);
+        text_key(clean.s, &key);
+        c->secs[i].key = xstrndup(key.s, key.len);
+    }
+    buf_release(&clean);
+    buf_release(&key);
+}
+
+void answers_files_free(struct answer_files *loaded)
+{
+    struct ctx *c = (struct ctx *)loaded;
+    if (!c) return;
+    for (size_t i = 0; i < c->nfiles; i++) {
+        free(c->files[i].rel);
+        free(c->files[i].path);
+        buf_release(&c->files[i].src);
+    }
+    for (size_t i = 0; i < c->nsecs; i++) {
+        free(c->secs[i].title);
+        free(c->secs[i].slug);
+    }
+    free(c->files);
+    free(c->secs);
+    arena_free(&c->arena);
+    diags_free(&c->load_dg);
+    free(c);
+}
+
 int answers_attach(struct deck *d, struct diags *dg)
 {
-    struct ctx c = {.d = d, .dg = dg};
+    return answers_attach_loaded(d, answers_load(d->dir), dg);
+}
+
+int answers_attach_loaded(struct deck *d, struct answer_files *loaded, struct diags *dg)
+{
+    struct ctx c = *(struct ctx *)loaded;
+    free(loaded);
+    size_t errors_before = dg->nerrors;
+    diags_move(dg, &c.load_dg);
+    diags_free(&c.load_dg);
+    arena_adopt(&d->arena, &c.arena);
+    c.d = d;
+    c.dg = dg;
     strmap_init(&c.bykey);
     strmap_init(&c.byrel);
     strmap_init(&c.bysrc);
-    size_t errors_before = dg->nerrors;
-    struct seen_dir *seen = NULL;
-    size_t nseen = 0, capseen = 0;
-    walk(&c, "", 0, &seen, &nseen, &capseen);
-    free(seen);
-
-    load_files(&c);
-    prof_mark("answers: files read");
+    par_run(c.nsecs, 1024, par_workers(c.nsecs, 1024), key_range, &c);
     /* Lookups by key, by file and by source URL, so that matching costs
      * the same per note however large the deck is.  Chains run in section
      * (and file) order: the order the candidates are reported in. */

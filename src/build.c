@@ -34,6 +34,20 @@ static void *ident_run(void *arg)
     return NULL;
 }
 
+/* The answer files need nothing of the index: they are read on a thread
+ * of their own while the index is parsed. */
+struct load_job {
+    const char *dir;
+    struct answer_files *files;
+};
+
+static void *load_run(void *arg)
+{
+    struct load_job *j = arg;
+    j->files = answers_load(j->dir);
+    return NULL;
+}
+
 int deck_load(struct deck *d, const char *dir, const struct build_opts *o,
               struct diags *dg)
 {
@@ -45,7 +59,14 @@ int deck_load(struct deck *d, const char *dir, const struct build_opts *o,
         return -1;
     }
     prof_mark("start");
-    if (index_parse(d, dg) < 0) return -1;
+    struct load_job load = {.dir = d->dir};
+    pthread_t load_tid;
+    int loading = par_workers(2, 1) > 1 && pthread_create(&load_tid, NULL, load_run, &load) == 0;
+    if (index_parse(d, dg) < 0) {
+        if (loading) pthread_join(load_tid, NULL);
+        answers_files_free(load.files);
+        return -1;
+    }
     prof_mark("index");
     int rc = 0;
     /* mdeck.lock is published in the deck folder: a killed run's temporary */
@@ -62,7 +83,9 @@ int deck_load(struct deck *d, const char *dir, const struct build_opts *o,
     if (!threaded) ident_run(&job);
     struct diags adg;
     diags_init(&adg);
-    if (answers_attach(d, &adg) < 0) rc = -1;
+    if (loading) pthread_join(load_tid, NULL);
+    else load.files = answers_load(d->dir);
+    if (answers_attach_loaded(d, load.files, &adg) < 0) rc = -1;
     prof_mark("answers");
     if (threaded) pthread_join(tid, NULL);
     arena_adopt(&d->arena, &job.arena);
