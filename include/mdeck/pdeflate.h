@@ -2,7 +2,8 @@
  *
  * libzip deflates an entry on one thread: for a 100,000-note collection
  * (~130 MB) that is over a second.  This source cuts the file into fixed
- * pieces of PDEFLATE_PIECE bytes, deflates the pieces of each wave on all
+ * pieces of PDEFLATE_PIECE bytes, deflates the pieces of each wave (ISA-L's
+ * igzip, four times as fast as zlib at level 1) on all
  * workers (each piece primed with the 32 KiB before it, so compression is
  * as good as one stream's), and hands libzip the concatenated raw deflate
  * stream: every piece but the last ends with a sync flush, the last one
@@ -19,7 +20,8 @@
 
 #define PDEFLATE_PIECE ((size_t)1 << 20)
 
-/* A source deflating the file at path at zlib level (1-9), to be added
+/* A source deflating the file at path with ISA-L's igzip at level (1-3;
+ * others are clamped), to be added
  * with zip_file_add() and no compression set on the entry.  NULL when the
  * file cannot be opened (errno set). */
 zip_source_t *pdeflate_source(zip_t *za, const char *path, int level);
