@@ -865,6 +865,7 @@ int answers_attach_loaded(struct deck *d, struct answer_files *loaded, struct di
     strmap_init(&c.byrel);
     strmap_init(&c.bysrc);
     par_run(c.nsecs, 1024, par_workers(c.nsecs, 1024), key_range, &c);
+    prof_mark("answers: keys");
     /* Lookups by key, by file and by source URL, so that matching costs
      * the same per note however large the deck is.  Chains run in section
      * (and file) order: the order the candidates are reported in. */
@@ -961,7 +962,9 @@ int answers_attach_loaded(struct deck *d, struct answer_files *loaded, struct di
     free(cands);
     free(hits);
     c.dg = dg;
+    prof_mark("answers: matched");
     render_answers(&c, chosen, &pre, pre_end);
+    prof_mark("answers: rendered");
     free(chosen);
     free(pre_end);
     diags_free(&pre);
