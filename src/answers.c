@@ -18,6 +18,8 @@
 #include <libxml/parser.h> /* xmlInitParser(), before threads use libxml2 */
 #include <limits.h>
 #include <md4c.h>
+#include <malloc.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -651,29 +653,35 @@ static void apply_choice(struct ctx *c, struct note *n, const struct choice *ch)
 /* --- rendering, on every core ------------------------------------------ */
 
 /* Rendering, cloze and sanitizing are independent per note and most of a
- * build's work, so par_run() spreads chunks of notes over the cores.  A
- * worker writes only its chunks' notes, and allocates, registers media and
- * records diagnostics in its own shadow of the deck; render_answers() then
- * merges those chunk by chunk, in note order, which gives exactly what one
- * loop over the notes would give.  (Media: a worker lists an image the first
- * time one of its chunks uses it; it takes its chunks in increasing order,
- * so the chunk that uses an image first in the deck lists it.) */
+ * build's work, so par_run() spreads chunks of notes over the cores.  The
+ * notes are taken file by file (in the order of their answers' files and
+ * sections), and a file's text is freed as soon as the last note answered
+ * from it is rendered: the answer files' text and all the rendered answers
+ * are then never in memory at once (at 100k: 76 MB and ~145 MB).
+ *
+ * A worker writes only its notes, and allocates, registers media and
+ * records diagnostics in its own shadow of the deck, noting for each note
+ * where its messages and the media it showed are; render_answers() then
+ * merges those note by note, in index order, which gives exactly what one
+ * loop over the notes would give (media are listed in the order of their
+ * first use in the deck). */
 struct worker {
     struct deck shadow;   /* the deck's fields, with its own arena and media */
     struct diags dg;
 };
 
-struct chunk {
-    size_t w;                   /* the worker that did it */
-    size_t media, media_end;    /* the media it listed: w's shadow.media[..] */
+struct rendered {
+    size_t w;              /* the worker that rendered the note */
+    size_t diag, diag_end; /* its messages: w's dg.v[diag..diag_end) */
+    size_t use, use_end;   /* the media it showed: w's shadow.uses[use..use_end) */
 };
 
 struct work {
     struct ctx *c;
     const struct choice *chosen; /* per note; how == NULL: no answer found */
-    size_t chunk;                /* notes per chunk */
-    struct chunk *chunks;
-    size_t *diag_end;            /* per note: end of its diagnostics in its worker's dg */
+    const size_t *order;         /* the notes in the order they are rendered */
+    struct rendered *done;       /* per note */
+    atomic_size_t *left;         /* per file: its notes not yet rendered */
     struct worker w[PAR_MAX_WORKERS];
 };
 
@@ -712,12 +720,16 @@ static void answer_range(void *arg, size_t w, size_t begin, size_t end)
     arena_init(&scratch);
     int unsafe = c.d->opt.unsafe_html;
     c.raw = unsafe ? &c.d->arena : &scratch;
-    struct chunk *ck = &wk->chunks[begin / wk->chunk];
-    ck->w = w;
-    ck->media = me->shadow.nmedia;
-    for (size_t ni = begin; ni < end; ni++) {
+    int freed = 0;
+    for (size_t k = begin; k < end; k++) {
+        size_t ni = wk->order[k];
         struct note *n = &wk->c->d->notes[ni];
-        if (wk->chosen[ni].how) apply_choice(&c, n, &wk->chosen[ni]);
+        struct rendered *r = &wk->done[ni];
+        r->w = w;
+        r->diag = me->dg.n;
+        r->use = me->shadow.nuses;
+        const struct choice *ch = &wk->chosen[ni];
+        if (ch->how) apply_choice(&c, n, ch);
         cloze_make(c.d, n, c.raw, c.dg); /* {{c1::...}} in the question needs no answer */
         /* Every field that leaves mdeck is sanitized (unless the deck opted out). */
         if (!unsafe) {
@@ -725,10 +737,31 @@ static void answer_range(void *arg, size_t w, size_t begin, size_t end)
             arena_free(&scratch);
         }
         n->answer.md = NULL; /* it lived in the note's scratch arena */
-        wk->diag_end[ni] = me->dg.n;
+        r->diag_end = me->dg.n;
+        r->use_end = me->shadow.nuses;
+        /* the last note answered from a file frees its text */
+        if (ch->how && ch->file != (size_t)-1 && atomic_fetch_sub(&wk->left[ch->file], 1) == 1) {
+            buf_release(&wk->c->files[ch->file].src);
+            freed = 1;
+        }
     }
-    ck->media_end = me->shadow.nmedia;
     arena_free(&scratch);
+    /* The texts were malloc'd below the mmap threshold: give their pages
+     * back now, or the heap keeps them while the answers pile up. */
+    if (freed) malloc_trim(0);
+}
+
+/* Files first (in file and section order), then the notes answered from
+ * the index or not at all; index order among equals. */
+static int cmp_order(const void *a, const void *b, void *arg)
+{
+    const struct choice *ch = arg;
+    size_t x = *(const size_t *)a, y = *(const size_t *)b;
+    size_t fx = ch[x].how ? ch[x].file : (size_t)-1, fy = ch[y].how ? ch[y].file : (size_t)-1;
+    if (fx != fy) return fx < fy ? -1 : 1;
+    size_t sx = ch[x].sec, sy = ch[y].sec;
+    if (fx != (size_t)-1 && sx != sy) return sx + 1 < sy + 1 ? -1 : 1; /* whole file first */
+    return x < y ? -1 : x > y;
 }
 
 static void diag_copy(struct diags *dst, const struct diag *g)
@@ -746,11 +779,18 @@ static void render_answers(struct ctx *c, const struct choice *chosen,
     size_t n = d->nnotes, workers = par_workers(n, 64);
     /* ~8 chunks per worker: small enough to even out a busy core, large
      * enough that taking one costs nothing */
-    struct work wk = {.c = c, .chosen = chosen, .chunk = n / (workers * 8)};
-    if (wk.chunk < 8) wk.chunk = 8;
-    size_t nchunks = (n + wk.chunk - 1) / wk.chunk;
-    wk.chunks = xcalloc(nchunks ? nchunks : 1, sizeof *wk.chunks);
-    wk.diag_end = xcalloc(n ? n : 1, sizeof *wk.diag_end);
+    size_t chunk = n / (workers * 8);
+    if (chunk < 8) chunk = 8;
+    size_t *order = xmalloc((n ? n : 1) * sizeof *order);
+    for (size_t i = 0; i < n; i++) order[i] = i;
+    qsort_r(order, n, sizeof *order, cmp_order, (void *)chosen);
+    struct work wk = {.c = c, .chosen = chosen, .order = order,
+                      .done = xcalloc(n ? n : 1, sizeof *wk.done),
+                      .left = xcalloc(c->nfiles ? c->nfiles : 1, sizeof *wk.left)};
+    for (size_t i = 0; i < c->nfiles; i++) atomic_init(&wk.left[i], 0);
+    for (size_t i = 0; i < n; i++)
+        if (chosen[i].how && chosen[i].file != (size_t)-1)
+            atomic_fetch_add(&wk.left[chosen[i].file], 1);
     for (size_t w = 0; w < workers; w++) {
         struct deck *s = &wk.w[w].shadow;
         *s = *d;
@@ -759,35 +799,36 @@ static void render_answers(struct ctx *c, const struct choice *chosen,
         s->nmedia = s->capmedia = 0;
         strmap_init(&s->media_at); /* its own: the copy would share d's */
         strmap_init(&s->media_of_path);
+        s->log_uses = 1;
+        s->uses = NULL;
+        s->nuses = s->capuses = 0;
         diags_init(&wk.w[w].dg);
     }
     if (workers > 1) xmlInitParser();
-    par_run(n, wk.chunk, workers, answer_range, &wk);
+    par_run(n, chunk, workers, answer_range, &wk);
 
-    size_t at = 0, from[PAR_MAX_WORKERS] = {0};
-    for (size_t k = 0; k < nchunks; k++) {
-        const struct chunk *ck = &wk.chunks[k];
-        struct worker *me = &wk.w[ck->w];
-        size_t end = (k + 1) * wk.chunk < n ? (k + 1) * wk.chunk : n;
-        for (size_t ni = k * wk.chunk; ni < end; ni++) {
-            for (; at < pre_end[ni]; at++) diag_copy(c->dg, &pre->v[at]);
-            for (; from[ck->w] < wk.diag_end[ni]; from[ck->w]++)
-                diag_copy(c->dg, &me->dg.v[from[ck->w]]);
-        }
+    size_t at = 0;
+    for (size_t ni = 0; ni < n; ni++) {
+        const struct rendered *r = &wk.done[ni];
+        struct worker *me = &wk.w[r->w];
+        for (; at < pre_end[ni]; at++) diag_copy(c->dg, &pre->v[at]);
+        for (size_t k = r->diag; k < r->diag_end; k++) diag_copy(c->dg, &me->dg.v[k]);
         /* media in first-use order, as deck_add_media() keeps them */
-        for (size_t m = ck->media; m < ck->media_end; m++)
-            deck_merge_media(d, &me->shadow.media[m]);
+        for (size_t k = r->use; k < r->use_end; k++)
+            deck_merge_media(d, &me->shadow.media[me->shadow.uses[k]]);
     }
     for (size_t w = 0; w < workers; w++) {
         struct worker *me = &wk.w[w];
         free(me->shadow.media);
+        free(me->shadow.uses);
         strmap_free(&me->shadow.media_at);
         strmap_free(&me->shadow.media_of_path);
         arena_adopt(&d->arena, &me->shadow.arena);
         diags_free(&me->dg);
     }
-    free(wk.chunks);
-    free(wk.diag_end);
+    free(order);
+    free(wk.done);
+    free(wk.left);
 }
 
 /* --- the stage ---------------------------------------------------------- */
@@ -1017,5 +1058,6 @@ int answers_attach_loaded(struct deck *d, struct answer_files *loaded, struct di
     strmap_free(&c.bykey);
     strmap_free(&c.byrel);
     strmap_free(&c.bysrc);
+    malloc_trim(0); /* the sections and maps, before the outputs are made */
     return dg->nerrors > errors_before ? -1 : 0;
 }

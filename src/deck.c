@@ -39,6 +39,7 @@ void deck_free(struct deck *d)
     free(d->decks);
     strmap_free(&d->deck_at);
     free(d->media);
+    free(d->uses);
     strmap_free(&d->media_at);
     strmap_free(&d->media_of_path);
     arena_free(&d->arena);
@@ -149,10 +150,19 @@ void note_add_line(struct deck *d, struct note *n, int line)
 /* Media names are the first 80 bits of the content's SHA-256 plus the
  * lower-cased extension: identical content is stored once, changed content
  * gets a new name, and names hold only [a-z0-9.-] (safe for every importer). */
+static const char *media_used(struct deck *d, size_t at)
+{
+    if (d->log_uses) {
+        GROW(d->uses, d->nuses + 1, d->capuses);
+        d->uses[d->nuses++] = at;
+    }
+    return d->media[at].name;
+}
+
 const char *deck_add_media(struct deck *d, const char *path)
 {
     size_t at;
-    if (strmap_get(&d->media_of_path, path, &at)) return d->media[at].name;
+    if (strmap_get(&d->media_of_path, path, &at)) return media_used(d, at);
     struct buf data = BUF_INIT;
     if (read_file(path, &data) < 0 || data.len == 0) {
         buf_release(&data);
@@ -184,12 +194,12 @@ const char *deck_add_media(struct deck *d, const char *path)
     struct media m = {NULL, arena_strdup(&d->arena, path), size};
     if (strmap_get(&d->media_at, name, &at)) { /* the same content under another path */
         strmap_put(&d->media_of_path, m.path, at);
-        return d->media[at].name;
+        return media_used(d, at);
     }
     m.name = arena_strdup(&d->arena, name);
     deck_merge_media(d, &m);
     strmap_put(&d->media_of_path, m.path, d->nmedia - 1);
-    return m.name;
+    return media_used(d, d->nmedia - 1);
 }
 
 void deck_merge_media(struct deck *d, const struct media *m)

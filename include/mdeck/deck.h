@@ -99,6 +99,12 @@ struct deck {
     size_t nmedia, capmedia;
     struct strmap media_at; /* media name -> index into media */
     struct strmap media_of_path; /* file already read -> index into media */
+    /* When log_uses is set, deck_add_media() appends the index of every
+     * media it returns (first use or not): the render's workers log which
+     * images each note shows. */
+    int log_uses;
+    size_t *uses;
+    size_t nuses, capuses;
 };
 
 void deck_init(struct deck *d, const char *dir);

@@ -29,7 +29,8 @@ static char match_root[PATH_MAX]; /* the deck folder, resolved */
 static void match_put(const char *dir, const char *name, const char *p, size_t n, int present)
 {
     char path[PATH_MAX];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
+    int len = snprintf(path, sizeof path, "%s/%s", dir, name);
+    if (len < 0 || (size_t)len >= sizeof path) abort();
     if (!present) {
         unlink(path);
         return;

@@ -306,6 +306,55 @@ static void test_html_answer_file_by_link(void **state)
     unload(&l);
 }
 
+/* Answers are rendered file by file (and each file's text freed after its
+ * last note), but media and messages come out in index order, as one loop
+ * over the notes would give.  300 questions, answered from three files
+ * sorted in the reverse of the index's order, so that the render order
+ * differs from the index order on every core. */
+static void test_render_order_is_not_seen(void **state)
+{
+    struct buf idx = BUF_INIT, f[3] = {BUF_INIT, BUF_INIT, BUF_INIT};
+    for (int i = 0; i < 300; i++) {
+        buf_addf(&idx, "- question %03d\n", i);
+        struct buf *b = &f[i / 100];
+        buf_addf(b, "## question %03d\n\nbody of %03d", i, i);
+        if (i == 250) buf_adds(b, " ![](../img/one.png)");
+        if (i == 150) buf_adds(b, " ![](../img/two.png)");
+        if (i == 50) buf_adds(b, " ![](../img/three.png) ![](../img/one.png)");
+        if (i == 10) buf_adds(b, " ![](../img/missing-a.png)");
+        if (i == 280) buf_adds(b, " ![](../img/missing-b.png)");
+        buf_adds(b, "\n\n");
+    }
+    put("index.md", idx.s);
+    put("answers/z.md", f[0].s); /* questions 0-99: read last */
+    put("answers/m.md", f[1].s);
+    put("answers/a.md", f[2].s); /* questions 200-299: read first */
+    put("img/one.png", "1");
+    put("img/two.png", "22");
+    put("img/three.png", "333");
+    struct loaded l;
+    load(&l);
+    assert_int_equal(l.rc, 0);
+    for (int i = 0; i < 300; i += 37) {
+        char q[32], body[32];
+        snprintf(q, sizeof q, "question %03d", i);
+        snprintf(body, sizeof body, "body of %03d", i);
+        assert_non_null(strstr(note(&l, q)->answer.html, body));
+    }
+    /* first use in index order: three, one (question 50), then two (150) */
+    assert_int_equal(l.d.nmedia, 3);
+    assert_non_null(strstr(l.d.media[0].path, "three.png"));
+    assert_non_null(strstr(l.d.media[1].path, "one.png"));
+    assert_non_null(strstr(l.d.media[2].path, "two.png"));
+    const struct diag *a = diag_with(&l, "missing-a.png"), *b = diag_with(&l, "missing-b.png");
+    assert_non_null(a);
+    assert_non_null(b);
+    assert_true(a < b);
+    unload(&l);
+    buf_release(&idx);
+    for (int k = 0; k < 3; k++) buf_release(&f[k]);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -324,6 +373,7 @@ int main(void)
         T(test_answers_are_sanitized),
         T(test_invalid_answer_file_is_an_error),
         T(test_html_answer_file_by_link),
+        T(test_render_order_is_not_seen),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
