@@ -1,5 +1,6 @@
 /* apkg-int.h - what apkg.c (the package's content) and apkg-write.c (its
- * bytes) share: the package model.  Private to those two files. */
+ * bytes) share: the package model, and the few rows an update rewrites.
+ * Private to those two files. */
 #ifndef MDECK_APKG_INT_H
 #define MDECK_APKG_INT_H
 
@@ -66,12 +67,72 @@ struct pkg {
     struct strmap deck_at;    /* deck name -> index into decks */
 };
 
+/* A note's mod when its content changed: strictly newer than prev_mod (the
+ * copy users may have), normally p->now. */
+int64_t pkg_new_mod(const struct pkg *p, int64_t prev_mod);
+
 /* The media files read into p->bufs[2..] and the media map into
- * p->bufs[1]; the collection built in the file at path; the package
- * written into zip_path from both.  Each returns 0 or -1 with a
- * diagnostic. */
+ * p->bufs[1] (pkg_free_media() releases them); the collection built in the
+ * file at path; the package written into zip_path from both, the
+ * collection deflated from set when not NULL (pdeflate.h), else from the
+ * file.  Each returns 0 or -1 with a diagnostic. */
 int pkg_load_media(struct pkg *p, struct diags *dg);
+void pkg_free_media(struct pkg *p);
 int pkg_write_collection(struct pkg *p, const char *path, struct diags *dg);
-int pkg_write_zip(struct pkg *p, const char *db_path, const char *zip_path, struct diags *dg);
+struct pdeflate_set;
+int pkg_write_zip(struct pkg *p, const char *db_path, struct pdeflate_set *set,
+                  const char *zip_path, struct diags *dg);
+
+/* A note of the package whose fields may have changed: apkg.c fills the
+ * first three members, pkg_update_collection() the last. */
+struct pkg_edit {
+    size_t note;      /* index into pkg.notes */
+    char *flds;       /* the new fields, joined by 0x1F */
+    size_t first_len; /* length of the first one */
+    int changed;      /* the stored fields differed: the rows were rewritten */
+};
+
+/* Rewrites the rows of the edited notes in the collection at path (made by
+ * pkg_write_collection()) as a build at p->now would write them: a note
+ * whose fields equal the stored ones is left alone; the others get their
+ * fields, sort field, checksum and a new mod (pkg_new_mod()), which their
+ * cards and p->notes take too, and the col row follows the newest mod.
+ * Returns 0 or -1 with a diagnostic (the file may then be half written). */
+int pkg_update_collection(struct pkg *p, const char *path, struct pkg_edit *e, size_t n,
+                          struct diags *dg);
+
+/* A kept build (apkg.c makes it, apkg-keep.c updates it). */
+struct apkg_keep {
+    struct pkg p;              /* the package's content; p.d is the deck */
+    char *db_path;             /* its collection, kept */
+    struct pdeflate_set *set;  /* the collection's deflated pieces */
+    const struct note *notes;  /* d->notes and d->nnotes when kept: any */
+    size_t nnotes;             /* other means the deck changed shape */
+    size_t *pnote_of;          /* deck note -> index into p.notes, or SIZE_MAX */
+    size_t first_removed;      /* p.notes from here on: kept removed notes */
+    int removed_in_order;      /* ...in id order, as a full build reads them */
+    int answered_only;
+    char *deck_print;          /* deck_print() when kept */
+    struct diags said;         /* collect_notes()'s warnings: a full build repeats them */
+    size_t deflated;           /* pieces the last build or update deflated */
+    int unusable;              /* an update fell back or failed */
+};
+
+/* apkg.c, for apkg-keep.c */
+/* The deck-wide inputs of a package, printed: an update is exact only
+ * while they stay the same. */
+char *pkg_deck_print(const struct deck *d);
+/* The note's guid (attempt > 0: after a clash), model, full deck name and
+ * tags as the package stores them. */
+void pkg_guid_of(const struct deck *d, const struct note *n, int attempt, char out[12]);
+const struct anki_model *pkg_note_model(const struct deck *d, const struct note *n);
+const char *pkg_note_deck(const struct pkg *p, const struct note *n);
+void pkg_note_tags(const struct deck *d, const struct note *n, struct buf *out);
+/* The card ordinals the note's fields make under model m, into ords. */
+size_t pkg_card_ords(struct pkg *p, const struct anki_model *m, const char *flds, int *ords);
+/* The collection at db_path deflated into set (its pieces kept). */
+struct pdeflate_set;
+int pkg_deflate_kept(struct pkg *p, struct pdeflate_set *set, const char *db_path,
+                     struct diags *dg);
 
 #endif

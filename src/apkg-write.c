@@ -1,8 +1,9 @@
 /* apkg-write.c - the package's bytes: the col row's JSON, the collection
- * (SQLite, schema 11) and the zip.  apkg.c decides what goes in (the notes,
- * their ids and modification times, the notes kept from the previous
- * package); this file writes it.  docs/anki.md explains the importer rules
- * behind every choice. */
+ * (SQLite, schema 11) and the zip; and the few rows an update of a kept
+ * collection rewrites.  apkg.c decides what goes in (the notes, their ids
+ * and modification times, the notes kept from the previous package); this
+ * file writes it.  docs/anki.md explains the importer rules behind every
+ * choice. */
 #include "mdeck/apkg.h"
 #include "apkg-int.h"
 
@@ -172,6 +173,36 @@ static int cmp_row(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+/* csum: the first 4 bytes of the SHA-1 of the stripped first field (the
+ * sort field, sfld), big-endian. */
+static uint32_t csum_of(const char *sfld, size_t len)
+{
+    uint8_t h[20];
+    sha1(sfld, len, h);
+    return (uint32_t)h[0] << 24 | (uint32_t)h[1] << 16 | (uint32_t)h[2] << 8 | h[3];
+}
+
+/* The col row's times: crt is the day the newest note changed; scm and mod
+ * follow the notes too, so nothing here depends on when the build ran. */
+static void col_times(int64_t maxmod, int64_t *crt, int64_t *mod, int64_t *scm)
+{
+    *crt = maxmod - maxmod % 86400;
+    *mod = maxmod * 1000;
+    *scm = *crt * 1000;
+}
+
+/* The newest note mod, or the newest note type's when there is no note. */
+static int64_t pkg_maxmod(const struct pkg *p)
+{
+    int64_t maxmod = 0;
+    for (size_t i = 0; i < p->nnotes; i++)
+        if (p->notes[i].mod > maxmod) maxmod = p->notes[i].mod;
+    if (!maxmod)
+        for (size_t i = 0; i < anki_nmodels; i++)
+            if (anki_models[i]->mod > maxmod) maxmod = anki_models[i]->mod;
+    return maxmod;
+}
+
 /* The notes' row contents, made a batch ahead of the inserts: the fields,
  * the sort field and its checksum of one batch of notes are made on a
  * second thread while SQLite inserts the batch before (at 100k that work
@@ -215,9 +246,7 @@ static void make_batch(struct prep *pr, size_t k, struct batch *b)
         b->sfld_len[b->n] = b->text.len - b->sfld[b->n];
         buf_addc(&b->text, '\0');
         /* anki_csum(pn->first), without stripping the field again */
-        uint8_t h[20];
-        sha1(b->text.s + b->sfld[b->n], b->sfld_len[b->n], h);
-        b->csum[b->n] = (uint32_t)h[0] << 24 | (uint32_t)h[1] << 16 | (uint32_t)h[2] << 8 | h[3];
+        b->csum[b->n] = csum_of(b->text.s + b->sfld[b->n], b->sfld_len[b->n]);
     }
     buf_release(&flds);
 }
@@ -320,12 +349,11 @@ static int insert_rows(sqlite3 *db, const struct pkg *p, int64_t maxmod,
                            "(?,?,?,?,?,-1,0,0,?,0,0,0,0,0,0,0,0,'')",
                            -1, &card, NULL))
         goto out;
-    /* crt: the day the newest note changed; scm/mod follow the notes too, so
-     * nothing here depends on when the build ran. */
-    int64_t crt = maxmod - maxmod % 86400;
+    int64_t crt, mod, scm;
+    col_times(maxmod, &crt, &mod, &scm);
     sqlite3_bind_int64(col, 1, crt);
-    sqlite3_bind_int64(col, 2, maxmod * 1000);
-    sqlite3_bind_int64(col, 3, crt * 1000);
+    sqlite3_bind_int64(col, 2, mod);
+    sqlite3_bind_int64(col, 3, scm);
     sqlite3_bind_text(col, 4, conf, -1, SQLITE_STATIC);
     sqlite3_bind_text(col, 5, models, -1, SQLITE_STATIC);
     sqlite3_bind_text(col, 6, decks, -1, SQLITE_STATIC);
@@ -382,12 +410,7 @@ out:
  * closes it. */
 int pkg_write_collection(struct pkg *p, const char *path, struct diags *dg)
 {
-    int64_t maxmod = 0;
-    for (size_t i = 0; i < p->nnotes; i++)
-        if (p->notes[i].mod > maxmod) maxmod = p->notes[i].mod;
-    if (!maxmod)
-        for (size_t i = 0; i < anki_nmodels; i++)
-            if (anki_models[i]->mod > maxmod) maxmod = anki_models[i]->mod;
+    int64_t maxmod = pkg_maxmod(p);
 
     sqlite3 *db = NULL;
     if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
@@ -432,13 +455,11 @@ out:
 
 /* --- zip ------------------------------------------------------------------ */
 
-/* Adds data, or the file at file when data is NULL (deflated on every
- * core: the collection is the one large entry). */
-static int add_entry(zip_t *za, const char *name, const struct buf *data, const char *file,
-                     int deflate)
+/* Adds the source s (taken over) as entry name, compressed with method, or
+ * as it comes when method is -1 (the collection, deflated on every core by
+ * pdeflate.c: it is the one large entry). */
+static int add_source(zip_t *za, const char *name, zip_source_t *s, int method)
 {
-    zip_source_t *s = data ? zip_source_buffer(za, data->s, data->len, 0)
-                           : pdeflate_source(za, file, 1);
     if (!s) return -1;
     zip_int64_t i = zip_file_add(za, name, s, 0);
     if (i < 0) {
@@ -447,13 +468,19 @@ static int add_entry(zip_t *za, const char *name, const struct buf *data, const 
     }
     zip_uint64_t idx = (zip_uint64_t)i;
     /* Fixed time and attributes: the bytes depend on the content only. */
-    if ((data && zip_set_file_compression(za, idx, deflate ? ZIP_CM_DEFLATE : ZIP_CM_STORE,
-                                          deflate ? 1 : 0) < 0) ||
+    if ((method >= 0 &&
+         zip_set_file_compression(za, idx, method, method == ZIP_CM_DEFLATE ? 1 : 0) < 0) ||
         zip_file_set_dostime(za, idx, ZIP_DOS_TIME, ZIP_DOS_DATE, 0) < 0 ||
         zip_file_set_external_attributes(za, idx, 0, ZIP_OPSYS_UNIX,
                                          (zip_uint32_t)0100644 << 16) < 0)
         return -1;
     return 0;
+}
+
+static int add_buf(zip_t *za, const char *name, const struct buf *data, int deflate)
+{
+    return add_source(za, name, zip_source_buffer(za, data->s, data->len, 0),
+                      deflate ? ZIP_CM_DEFLATE : ZIP_CM_STORE);
 }
 
 static int media_name_safe(const char *s)
@@ -499,9 +526,18 @@ int pkg_load_media(struct pkg *p, struct diags *dg)
     return rc;
 }
 
+void pkg_free_media(struct pkg *p)
+{
+    for (size_t i = 0; i < p->nbufs; i++) buf_release(&p->bufs[i]);
+    free(p->bufs);
+    p->bufs = NULL;
+    p->nbufs = 0;
+}
+
 /* The package, written by libzip into zip_path (which it replaces through a
  * temporary of its own beside it). */
-int pkg_write_zip(struct pkg *p, const char *db_path, const char *zip_path, struct diags *dg)
+int pkg_write_zip(struct pkg *p, const char *db_path, struct pdeflate_set *set,
+                  const char *zip_path, struct diags *dg)
 {
     int ze = 0;
     zip_t *za = zip_open(zip_path, ZIP_CREATE | ZIP_TRUNCATE, &ze);
@@ -514,13 +550,14 @@ int pkg_write_zip(struct pkg *p, const char *db_path, const char *zip_path, stru
         zip_error_fini(&e);
         return -1;
     }
-    if (add_entry(za, "collection.anki2", NULL, db_path, 1) < 0 ||
-        add_entry(za, "media", &p->bufs[1], NULL, 1) < 0)
+    zip_source_t *coll = set ? pdeflate_set_source(za, set) : pdeflate_source(za, db_path, 1);
+    if (add_source(za, "collection.anki2", coll, -1) < 0 ||
+        add_buf(za, "media", &p->bufs[1], 1) < 0)
         goto fail;
     for (size_t i = 0; i < p->d->nmedia; i++) {
         char key[32];
         snprintf(key, sizeof key, "%zu", i);
-        if (add_entry(za, key, &p->bufs[i + 2], NULL, 0) < 0) goto fail;
+        if (add_buf(za, key, &p->bufs[i + 2], 0) < 0) goto fail;
     }
     if (zip_close(za) < 0) goto fail;
     return 0;
@@ -530,4 +567,136 @@ fail:
              zip_strerror(za));
     zip_discard(za);
     return -1;
+}
+
+/* --- updating a kept collection -------------------------------------------- */
+
+/* Opens the collection a build made, as that build did: no journal and no
+ * syncs (the file is private, and a failed update makes it unusable
+ * anyway), which also keeps it in rollback-journal format. */
+static sqlite3 *open_kept(const struct pkg *p, const char *path, struct diags *dg)
+{
+    sqlite3 *db = NULL;
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK ||
+        sqlite3_exec(db,
+                     "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;"
+                     "PRAGMA locking_mode=EXCLUSIVE; PRAGMA cache_size=-16384;",
+                     NULL, NULL, NULL)) {
+        sql_fail(db, p, dg);
+        sqlite3_close(db);
+        return NULL;
+    }
+    return db;
+}
+
+/* Sets each edit's changed: whether the stored fields differ from the new
+ * ones.  The stored row must carry the mod p holds, or the file is not the
+ * package p describes.  0 or -1 with a diagnostic. */
+static int compare_stored(sqlite3 *db, const struct pkg *p, struct pkg_edit *e, size_t n,
+                          struct diags *dg)
+{
+    sqlite3_stmt *q;
+    if (sqlite3_prepare_v2(db, "SELECT flds, mod FROM notes WHERE id = ?", -1, &q, NULL))
+        return sql_fail(db, p, dg);
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        const struct pnote *pn = &p->notes[e[i].note];
+        sqlite3_reset(q);
+        sqlite3_bind_int64(q, 1, pn->id);
+        if (sqlite3_step(q) != SQLITE_ROW || sqlite3_column_int64(q, 1) != pn->mod) {
+            diag_add(dg, SEV_ERROR, p->out_path, 0, 0,
+                     "internal error: the kept collection does not hold note %s as it "
+                     "was built (the previous file is kept)", pn->guid);
+            rc = -1;
+            break;
+        }
+        const void *f = sqlite3_column_blob(q, 0);
+        size_t len = (size_t)sqlite3_column_bytes(q, 0);
+        e[i].changed = len != strlen(e[i].flds) || (len && memcmp(f, e[i].flds, len));
+    }
+    sqlite3_finalize(q);
+    return rc;
+}
+
+/* One changed note's row and its cards' rows, as insert_rows() would
+ * write them now. */
+static int rewrite_note(sqlite3_stmt *note, sqlite3_stmt *cards, struct pkg *p,
+                        const struct pkg_edit *e, struct buf *sfld)
+{
+    struct pnote *pn = &p->notes[e->note];
+    pn->mod = pkg_new_mod(p, pn->mod);
+    char *first = xstrndup(e->flds, e->first_len);
+    buf_reset(sfld);
+    anki_strip_html(first, sfld);
+    free(first);
+    sqlite3 *db = sqlite3_db_handle(note);
+    sqlite3_reset(note);
+    sqlite3_bind_int64(note, 1, pn->mod);
+    sqlite3_bind_text(note, 2, e->flds, -1, SQLITE_STATIC);
+    sqlite3_bind_text(note, 3, sfld->s, (int)sfld->len, SQLITE_STATIC); /* as insert_notes */
+    sqlite3_bind_int64(note, 4, csum_of(sfld->s, sfld->len));
+    sqlite3_bind_int64(note, 5, pn->id);
+    if (sqlite3_step(note) != SQLITE_DONE || sqlite3_changes(db) != 1) return -1;
+    sqlite3_reset(cards);
+    sqlite3_bind_int64(cards, 1, pn->mod);
+    sqlite3_bind_int64(cards, 2, pn->id);
+    if (sqlite3_step(cards) != SQLITE_DONE || (size_t)sqlite3_changes(db) != pn->nords) return -1;
+    return 0;
+}
+
+/* The col row after the notes' mods moved: its times and the decks' mod. */
+static int rewrite_col(sqlite3 *db, const struct pkg *p)
+{
+    int64_t maxmod = pkg_maxmod(p), crt, mod, scm;
+    col_times(maxmod, &crt, &mod, &scm);
+    char *decks = decks_json(p, maxmod);
+    sqlite3_stmt *col;
+    int rc = -1;
+    if (sqlite3_prepare_v2(db, "UPDATE col SET crt = ?, mod = ?, scm = ?, decks = ? WHERE id = 1",
+                           -1, &col, NULL) == SQLITE_OK) {
+        sqlite3_bind_int64(col, 1, crt);
+        sqlite3_bind_int64(col, 2, mod);
+        sqlite3_bind_int64(col, 3, scm);
+        sqlite3_bind_text(col, 4, decks, -1, SQLITE_STATIC);
+        if (sqlite3_step(col) == SQLITE_DONE && sqlite3_changes(db) == 1) rc = 0;
+    }
+    sqlite3_finalize(col);
+    free(decks);
+    return rc;
+}
+
+static int rewrite_rows(sqlite3 *db, struct pkg *p, const struct pkg_edit *e, size_t n)
+{
+    sqlite3_stmt *note = NULL, *cards = NULL;
+    struct buf sfld = BUF_INIT;
+    int rc = -1;
+    if (sqlite3_exec(db, "BEGIN", NULL, NULL, NULL) ||
+        sqlite3_prepare_v2(db,
+                           "UPDATE notes SET mod = ?, flds = ?, sfld = ?, csum = ? WHERE id = ?",
+                           -1, &note, NULL) ||
+        sqlite3_prepare_v2(db, "UPDATE cards SET mod = ? WHERE nid = ?", -1, &cards, NULL))
+        goto out;
+    for (size_t i = 0; i < n; i++)
+        if (e[i].changed && rewrite_note(note, cards, p, &e[i], &sfld) < 0) goto out;
+    if (rewrite_col(db, p) < 0 || sqlite3_exec(db, "COMMIT", NULL, NULL, NULL)) goto out;
+    rc = 0;
+out:
+    sqlite3_finalize(note);
+    sqlite3_finalize(cards);
+    buf_release(&sfld);
+    return rc;
+}
+
+int pkg_update_collection(struct pkg *p, const char *path, struct pkg_edit *e, size_t n,
+                          struct diags *dg)
+{
+    if (!n) return 0;
+    sqlite3 *db = open_kept(p, path, dg);
+    if (!db) return -1;
+    int rc = compare_stored(db, p, e, n, dg);
+    size_t todo = 0;
+    for (size_t i = 0; i < n; i++) todo += (size_t)e[i].changed;
+    if (rc == 0 && todo && rewrite_rows(db, p, e, n) < 0) rc = sql_fail(db, p, dg);
+    if (sqlite3_close(db) != SQLITE_OK && rc == 0) rc = sql_fail(db, p, dg);
+    return rc;
 }

@@ -8,7 +8,12 @@
  * note modification times only move when a note's content does.  So a
  * rebuild of unchanged sources gives the same bytes, and publish_file()
  * leaves the output alone.  docs/anki.md explains the importer rules behind
- * every choice here. */
+ * every choice here.
+ *
+ * A build can also be kept (apkg_write_keep): the watcher then updates the
+ * few notes whose answers changed in the kept collection and deflates only
+ * the pieces of it that changed (apkg_update), giving the rows a full build
+ * would give. */
 #include "mdeck/apkg.h"
 #include "apkg-int.h"
 
@@ -21,6 +26,7 @@
 
 #include "mdeck/anki-model.h"
 #include "mdeck/hash.h"
+#include "mdeck/pdeflate.h"
 #include "mdeck/text.h"
 
 /* Deck ids: [10^12, 1.5·10^12).  Note and card ids: 1.3·10^12 ms + up to
@@ -89,7 +95,7 @@ int64_t apkg_deck_id(const char *full_name)
 /* The note's guid: note_guid() (shared with the CSV writer) for attempt 0;
  * a later attempt only happens when two notes share an identity, which
  * identity.c already reports as an error. */
-static void guid_of(const struct deck *d, const struct note *n, int attempt,
+void pkg_guid_of(const struct deck *d, const struct note *n, int attempt,
                     char out[12])
 {
     if (n->id && !attempt) {
@@ -165,7 +171,7 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-static char *tags_string(struct pkg *p, const char **v, size_t n)
+static void tags_buf(const char **v, size_t n, struct buf *out)
 {
     char **t = xcalloc(n ? n : 1, sizeof *t);
     size_t k = 0;
@@ -181,17 +187,47 @@ static char *tags_string(struct pkg *p, const char **v, size_t n)
         else buf_release(&b);
     }
     qsort(t, k, sizeof *t, cmp_str);
-    struct buf out = BUF_INIT;
+    buf_reset(out);
     for (size_t i = 0; i < k; i++) {
         if (i && !strcmp(t[i], t[i - 1])) continue;
-        buf_addf(&out, " %s", t[i]);
+        buf_addf(out, " %s", t[i]);
     }
-    if (out.len) buf_addc(&out, ' ');
-    char *s = arena_strndup(&p->a, out.s, out.len);
+    if (out->len) buf_addc(out, ' ');
     for (size_t i = 0; i < k; i++) free(t[i]);
     free(t);
+}
+
+static char *tags_string(struct pkg *p, const char **v, size_t n)
+{
+    struct buf out = BUF_INIT;
+    tags_buf(v, n, &out);
+    char *s = arena_strndup(&p->a, out.s, out.len);
     buf_release(&out);
     return s;
+}
+
+/* A deck note's tags as the package writes them: its own and the deck's. */
+void pkg_note_tags(const struct deck *d, const struct note *n, struct buf *out)
+{
+    size_t ntags = n->ntags + d->opt.ntags;
+    const char **tags = xcalloc(ntags ? ntags : 1, sizeof *tags);
+    if (n->ntags) memcpy(tags, n->tags, n->ntags * sizeof *tags);
+    if (d->opt.ntags) memcpy(tags + n->ntags, d->opt.tags, d->opt.ntags * sizeof *tags);
+    tags_buf(tags, ntags, out);
+    free(tags);
+}
+
+const struct anki_model *pkg_note_model(const struct deck *d, const struct note *n)
+{
+    return anki_model_find(n->cloze ? MDECK_MODEL_CLOZE
+                           : d->opt.reversed ? MDECK_MODEL_REVERSED
+                                             : MDECK_MODEL_BASIC);
+}
+
+/* The deck a deck note is filed under: its own, else the top deck. */
+const char *pkg_note_deck(const struct pkg *p, const struct note *n)
+{
+    return n->deck && *n->deck ? n->deck : p->decks[p->top].name;
 }
 
 /* Splits a tags string (" a b ") into words allocated in p->a. */
@@ -235,10 +271,11 @@ static size_t split_fields(struct pkg *p, const char *flds, const char **v,
     return n;
 }
 
-static void set_ords(struct pkg *p, struct pnote *pn, const char *flds)
+/* The card ordinals model gives a note with the fields flds, into ords
+ * (ANKI_MAX_CLOZE entries); returns their count. */
+size_t pkg_card_ords(struct pkg *p, const struct anki_model *m, const char *flds, int *ords)
 {
     const char *f[8];
-    int ords[ANKI_MAX_CLOZE];
     /* The fields as C strings in a scratch copy (split_fields() would keep a
      * second copy of every field in the arena for the whole build). */
     buf_reset(&p->scratch);
@@ -252,7 +289,13 @@ static void set_ords(struct pkg *p, struct pnote *pn, const char *flds)
         *e = '\0';
         s = e + 1;
     }
-    pn->nords = anki_card_ords(pn->model, f, ords);
+    return anki_card_ords(m, f, ords);
+}
+
+static void set_ords(struct pkg *p, struct pnote *pn, const char *flds)
+{
+    int ords[ANKI_MAX_CLOZE];
+    pn->nords = pkg_card_ords(p, pn->model, flds, ords);
     pn->ords = arena_alloc(&p->a, (pn->nords ? pn->nords : 1) * sizeof *ords);
     memcpy(pn->ords, ords, pn->nords * sizeof *ords);
 }
@@ -340,7 +383,7 @@ static const char *prev_deck_name(struct pkg *p, json_t *decks, int64_t nid)
 
 /* --- collecting notes ---------------------------------------------------- */
 
-static int64_t new_mod(const struct pkg *p, int64_t prev_mod)
+int64_t pkg_new_mod(const struct pkg *p, int64_t prev_mod)
 {
     /* Strictly newer than the copy users may have (importers update a note
      * only when the package's mod is newer), and normally "now". */
@@ -371,21 +414,21 @@ static int collect_notes(struct pkg *p, int answered_only,
         const struct note *n = &d->notes[i];
         char g[12];
         int attempt = 0;
-        guid_of(d, n, attempt, g);
+        pkg_guid_of(d, n, attempt, g);
         while (strmap_get(&seen, g, NULL)) {
             if (!attempt)
                 diag_add(dg, SEV_WARNING, p->index_path, n->line, n->col,
                          "this question has the same identity (%s) as an earlier "
                          "one; give it its own id so that its Anki note stays "
                          "the same across builds", n->id ? n->id : "none");
-            guid_of(d, n, ++attempt, g);
+            pkg_guid_of(d, n, ++attempt, g);
         }
         guids[i] = arena_strdup(&p->a, g);
         strmap_put(&seen, guids[i], i);
     }
     const char *last_deck = NULL;
     size_t last_index = 0;
-    struct buf flds = BUF_INIT;
+    struct buf flds = BUF_INIT, tags = BUF_INIT;
     for (size_t i = 0; i < d->nnotes; i++) {
         const struct note *n = &d->notes[i];
         if (answered_only && !n->answer.html) continue;
@@ -399,19 +442,13 @@ static int collect_notes(struct pkg *p, int answered_only,
 
         struct pnote *pn = new_pnote(p);
         pn->guid = guids[i];
-        pn->model = anki_model_find(n->cloze ? MDECK_MODEL_CLOZE
-                                    : d->opt.reversed ? MDECK_MODEL_REVERSED
-                                                      : MDECK_MODEL_BASIC);
+        pn->model = pkg_note_model(d, n);
         pn->src = n; /* flds made again when inserted: not kept */
         pn->first = arena_strndup(&p->a, flds.s, first_len);
-        size_t ntags = n->ntags + d->opt.ntags;
-        const char **tags = xcalloc(ntags ? ntags : 1, sizeof *tags);
-        if (n->ntags) memcpy(tags, n->tags, n->ntags * sizeof *tags);
-        if (d->opt.ntags) memcpy(tags + n->ntags, d->opt.tags, d->opt.ntags * sizeof *tags);
-        pn->tags = tags_string(p, tags, ntags);
-        free(tags);
+        pkg_note_tags(d, n, &tags);
+        pn->tags = arena_strndup(&p->a, tags.s, tags.len);
         /* notes of a deck come together: look each run's deck up once */
-        const char *dname = n->deck && *n->deck ? n->deck : p->decks[p->top].name;
+        const char *dname = pkg_note_deck(p, n);
         if (!last_deck || strcmp(dname, last_deck)) last_index = add_deck(p, dname);
         last_deck = dname;
         pn->deck = last_index;
@@ -434,7 +471,7 @@ static int collect_notes(struct pkg *p, int answered_only,
             if (o->mid == pn->model->id && same_flds(o, &flds) && !strcmp(o->tags, pn->tags)) {
                 pn->mod = o->mod;
             } else {
-                pn->mod = new_mod(p, o->mod);
+                pn->mod = pkg_new_mod(p, o->mod);
                 st->changed++;
             }
         }
@@ -446,6 +483,7 @@ static int collect_notes(struct pkg *p, int answered_only,
         if (!strmap_get(&p->guids, guids[i], NULL))
             strmap_put(&p->guids, guids[i], (size_t)-1);
     buf_release(&flds);
+    buf_release(&tags);
     free(guids);
     strmap_free(&seen);
     return rc;
@@ -512,7 +550,7 @@ static void keep_removed(struct pkg *p, struct apkg_stats *st, struct diags *dg,
             v[n++] = MDECK_REMOVED_TAG;
             pn->tags = tags_string(p, v, n);
             free(v);
-            pn->mod = new_mod(p, o->mod);
+            pn->mod = pkg_new_mod(p, o->mod);
             st->removed++;
         }
         const char *dn = prev_deck_name(p, decks, o->id);
@@ -544,16 +582,44 @@ static void assign_ids(struct pkg *p)
 
 /* --- entry point --------------------------------------------------------- */
 
+static void pkg_init(struct pkg *p, const struct deck *d, const char *prev_path)
+{
+    memset(p, 0, sizeof *p);
+    arena_init(&p->a);
+    buf_init(&p->scratch);
+    p->d = d;
+    /* copied: a kept package outlives the caller's strings */
+    p->out_path = arena_strdup(&p->a, prev_path ? prev_path : d->dir);
+    p->now = now_seconds();
+    size_t dl = strlen(d->dir);
+    while (dl > 1 && d->dir[dl - 1] == '/') dl--;
+    p->index_path = arena_printf(&p->a, "%.*s/index.md", (int)dl, d->dir);
+
+    /* Every deck the index named, parents first; the top deck first of all. */
+    const char *top = d->name && *d->name ? d->name
+                      : d->ndecks             ? d->decks[0]
+                                              : d->slug;
+    p->top = add_deck(p, top);
+    for (size_t i = 0; i < d->ndecks; i++) add_deck(p, d->decks[i]);
+}
+
+/* The previous package: only needed while the notes are collected. */
+static void pkg_drop_prev(struct pkg *p)
+{
+    if (p->have_prev) apkg_info_free(&p->prev);
+    p->have_prev = 0;
+    strmap_free(&p->prev_guids);
+    memset(&p->prev_guids, 0, sizeof p->prev_guids);
+}
+
 static void pkg_free(struct pkg *p)
 {
-    for (size_t i = 0; i < p->nbufs; i++) buf_release(&p->bufs[i]);
-    free(p->bufs);
+    pkg_free_media(p);
     free(p->decks);
     free(p->notes);
     strmap_free(&p->guids);
-    strmap_free(&p->prev_guids);
     strmap_free(&p->deck_at);
-    if (p->have_prev) apkg_info_free(&p->prev);
+    pkg_drop_prev(p);
     arena_free(&p->a);
     buf_release(&p->scratch);
 }
@@ -594,41 +660,160 @@ int apkg_write(const struct deck *d, const char *prev_path, struct apkg_prev *pr
                int answered_only, const char *zip_path, struct apkg_stats *st,
                struct diags *dg)
 {
+    return apkg_write_keep(d, prev_path, prev, answered_only, zip_path, st, dg, NULL);
+}
+
+
+static void add_printed(struct buf *b, const char *s)
+{
+    buf_addc(b, s ? 'S' : 'N'); /* NULL and "" differ */
+    if (s) buf_adds(b, s);
+    buf_addc(b, '\x1f');
+}
+
+/* Every deck-wide input of a build besides the notes, as one string: an
+ * update is only exact while it stays the same. */
+char *pkg_deck_print(const struct deck *d)
+{
+    struct buf b = BUF_INIT;
+    add_printed(&b, d->dir);
+    add_printed(&b, d->slug);
+    add_printed(&b, d->name);
+    add_printed(&b, d->desc_html);
+    add_printed(&b, d->opt.id);
+    buf_addf(&b, "%d\x1f%zu\x1f", d->opt.reversed, d->opt.ntags);
+    for (size_t i = 0; i < d->opt.ntags; i++) add_printed(&b, d->opt.tags[i]);
+    buf_addf(&b, "%zu\x1f", d->ndecks);
+    for (size_t i = 0; i < d->ndecks; i++) add_printed(&b, d->decks[i]);
+    return buf_detach(&b);
+}
+
+/* Where the collection of a kept build lives: a private file in $TMPDIR,
+ * else beside the package (never "<zip>-collection": a full build made
+ * while this keep lives would take that name). */
+static char *keep_path(const char *zip_path)
+{
+    char *path;
+    int fd = tmpdir_keep_file(&path);
+    if (fd < 0) {
+        path = xasprintf("%s-collection-XXXXXX", zip_path);
+        fd = mkstemp(path);
+    }
+    if (fd < 0) {
+        free(path);
+        return NULL;
+    }
+    close(fd);
+    return path;
+}
+
+/* Takes p, db_path and set over into a new keep. */
+static struct apkg_keep *keep_new(struct pkg *p, char *db_path, struct pdeflate_set *set,
+                                  int answered_only, const struct diags *dg, size_t said_from,
+                                  size_t said_to)
+{
+    struct apkg_keep *k = xcalloc(1, sizeof *k);
+    pkg_free_media(p);
+    pkg_drop_prev(p);
+    k->p = *p;
+    k->db_path = db_path;
+    k->set = set;
+    k->deflated = pdeflate_set_deflated(set);
+    k->notes = p->d->notes;
+    k->nnotes = p->d->nnotes;
+    k->answered_only = answered_only;
+    k->deck_print = pkg_deck_print(p->d);
+    k->pnote_of = xmalloc((k->nnotes ? k->nnotes : 1) * sizeof *k->pnote_of);
+    for (size_t i = 0; i < k->nnotes; i++) k->pnote_of[i] = SIZE_MAX;
+    k->first_removed = p->nnotes;
+    k->removed_in_order = 1;
+    for (size_t i = 0; i < p->nnotes; i++) {
+        const struct pnote *pn = &p->notes[i];
+        if (pn->src) {
+            k->pnote_of[pn->src - k->notes] = i;
+            continue;
+        }
+        if (k->first_removed == p->nnotes) k->first_removed = i;
+        if (i > k->first_removed && pn->id <= pn[-1].id) k->removed_in_order = 0;
+    }
+    diags_init(&k->said);
+    for (size_t i = said_from; i < said_to; i++) {
+        const struct diag *g = &dg->v[i];
+        diag_add(&k->said, g->sev, g->path, g->line, g->col, "%s", g->msg);
+    }
+    return k;
+}
+
+void apkg_keep_pieces(const struct apkg_keep *k, size_t *pieces, size_t *deflated)
+{
+    *pieces = pdeflate_set_pieces(k->set);
+    *deflated = k->deflated;
+}
+
+void apkg_keep_free(struct apkg_keep *k)
+{
+    if (!k) return;
+    unlink(k->db_path);
+    free(k->db_path);
+    pdeflate_set_free(k->set);
+    pkg_free(&k->p);
+    free(k->pnote_of);
+    free(k->deck_print);
+    diags_free(&k->said);
+    free(k);
+}
+
+/* The collection deflated into set, its pieces kept. */
+int pkg_deflate_kept(struct pkg *p, struct pdeflate_set *set, const char *db_path,
+                        struct diags *dg)
+{
+    if (pdeflate_set_update(set, db_path) == 0) return 0;
+    diag_add(dg, SEV_ERROR, p->out_path, 0, 0,
+             "cannot compress the Anki collection: %s (the previous file is kept)",
+             strerror(errno));
+    return -1;
+}
+
+int apkg_write_keep(const struct deck *d, const char *prev_path, struct apkg_prev *prev,
+                    int answered_only, const char *zip_path, struct apkg_stats *st,
+                    struct diags *dg, struct apkg_keep **keep)
+{
     struct apkg_stats dummy;
     if (!st) st = &dummy;
     memset(st, 0, sizeof *st);
+    if (keep) *keep = NULL;
     struct pkg p;
-    memset(&p, 0, sizeof p);
-    arena_init(&p.a);
-    buf_init(&p.scratch);
-    p.d = d;
-    p.out_path = prev_path ? prev_path : d->dir;
-    p.now = now_seconds();
-    size_t dl = strlen(d->dir);
-    while (dl > 1 && d->dir[dl - 1] == '/') dl--;
-    p.index_path = arena_printf(&p.a, "%.*s/index.md", (int)dl, d->dir);
-
-    /* Every deck the index named, parents first; the top deck first of all. */
-    const char *top = d->name && *d->name ? d->name
-                      : d->ndecks             ? d->decks[0]
-                                              : d->slug;
-    p.top = add_deck(&p, top);
-    for (size_t i = 0; i < d->ndecks; i++) add_deck(&p, d->decks[i]);
-
+    pkg_init(&p, d, prev_path);
     int rc = 0;
     load_prev(&p, prev_path, prev, dg);
+    size_t said_from = dg->n;
     if (collect_notes(&p, answered_only, st, dg) < 0) rc = -1;
+    size_t said_to = dg->n;
     keep_removed(&p, st, dg, prev_path);
     assign_ids(&p);
     prof_mark("package: notes");
     if (rc == 0 && pkg_load_media(&p, dg) < 0) rc = -1;
-    char *db_path = xasprintf("%s-collection", zip_path);
+    char *db_path = keep ? keep_path(zip_path) : xasprintf("%s-collection", zip_path);
+    if (!db_path) {
+        diag_add(dg, SEV_ERROR, p.out_path, 0, 0,
+                 "cannot create a temporary file in $TMPDIR or beside %s: %s "
+                 "(the previous file is kept)", zip_path, strerror(errno));
+        pkg_free(&p);
+        return -1;
+    }
+    struct pdeflate_set *set = keep ? pdeflate_set_new(1) : NULL;
     if (rc == 0 && pkg_write_collection(&p, db_path, dg) < 0) rc = -1;
     prof_mark("package: collection");
-    if (rc == 0 && pkg_write_zip(&p, db_path, zip_path, dg) < 0) rc = -1;
+    if (rc == 0 && set) rc = pkg_deflate_kept(&p, set, db_path, dg);
+    if (rc == 0 && pkg_write_zip(&p, db_path, set, zip_path, dg) < 0) rc = -1;
+    prof_mark("package: zip");
+    if (rc == 0 && keep) {
+        *keep = keep_new(&p, db_path, set, answered_only, dg, said_from, said_to);
+        return 0;
+    }
     unlink(db_path);
     free(db_path);
-    prof_mark("package: zip");
+    pdeflate_set_free(set);
     pkg_free(&p);
     return rc;
 }

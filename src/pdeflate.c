@@ -1,4 +1,6 @@
-/* pdeflate.c - a file deflated on every core, as a libzip source. */
+/* pdeflate.c - a file deflated on every core, as a libzip source; and the
+ * same pieces kept, so that a file changed in a few places is deflated
+ * again only there. */
 #include "mdeck/pdeflate.h"
 
 #include <errno.h>
@@ -6,12 +8,14 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <isa-l/crc.h>
 #include <isa-l/igzip_lib.h>
 #include <zlib.h>
 
+#include "mdeck/hash.h"
 #include "mdeck/par.h"
 #include "mdeck/util.h"
 
@@ -55,10 +59,57 @@ static int read_at(int fd, unsigned char *p, size_t n, uint64_t off)
     return 0;
 }
 
-/* Deflates pieces [begin, end) of the current wave with ISA-L's igzip:
- * at level 1 it is four times as fast as zlib's level 1 on a collection
- * (0.25 s against 1.09 s for 127 MB) for 1.5% more bytes; level 3 takes
- * 0.33 s and is smaller than zlib's level 1 (docs/performance.md). */
+/* Deflates one piece, in (in_len bytes) preceded by its dictionary (dict
+ * bytes at in - dict), with ISA-L's igzip: at level 1 it is four times as
+ * fast as zlib's level 1 on a collection (0.25 s against 1.09 s for 127 MB)
+ * for 1.5% more bytes; level 3 takes 0.33 s and is smaller than zlib's
+ * level 1 (docs/performance.md).  Every piece but the last ends byte-aligned
+ * with an empty stored block (a sync flush); the last one ends the stream.
+ * *out (malloc'd, trimmed to *len) and *crc, the CRC-32 of the input; 0 or
+ * an errno value. */
+static int deflate_one(const unsigned char *in, size_t dict, size_t in_len, int last,
+                       int level, unsigned char *level_buf, size_t level_buf_size,
+                       unsigned char **out, size_t *len, uint32_t *crc)
+{
+    struct isal_zstream s;
+    isal_deflate_init(&s);
+    s.level = (uint32_t)level;
+    s.level_buf = level_buf;
+    s.level_buf_size = (uint32_t)level_buf_size;
+    int err = 0;
+    if (dict && isal_deflate_set_dict(&s, (uint8_t *)(in - dict), (uint32_t)dict) != COMP_OK)
+        err = EIO;
+    /* Incompressible input becomes stored blocks: 5 bytes each per
+     * 64 KiB, plus the headers and the flush. */
+    size_t cap = in_len + in_len / 64 + 1024;
+    *out = xmalloc(cap);
+    s.next_in = (uint8_t *)in;
+    s.avail_in = (uint32_t)in_len;
+    s.next_out = *out;
+    s.avail_out = (uint32_t)cap;
+    s.end_of_stream = (uint16_t)last;
+    s.flush = last ? NO_FLUSH : SYNC_FLUSH;
+    if (!err && (isal_deflate(&s) != COMP_OK || s.avail_in != 0 || s.avail_out == 0 ||
+                 (last && s.internal_state.state != ZSTATE_END)))
+        err = EIO;
+    *len = cap - s.avail_out;
+    *crc = crc32_gzip_refl(0, in, in_len);
+    return err;
+}
+
+static size_t work_size(int level)
+{
+    return level == 1 ? ISAL_DEF_LVL1_DEFAULT
+           : level == 2 ? ISAL_DEF_LVL2_DEFAULT
+                        : ISAL_DEF_LVL3_DEFAULT;
+}
+
+static int clamp_level(int level)
+{
+    return level < 1 ? 1 : level > ISAL_DEF_MAX_LEVEL ? ISAL_DEF_MAX_LEVEL : level;
+}
+
+/* Deflates pieces [begin, end) of the current wave. */
 static void deflate_pieces(void *arg, size_t w, size_t begin, size_t end)
 {
     struct pdeflate *z = arg;
@@ -69,34 +120,10 @@ static void deflate_pieces(void *arg, size_t w, size_t begin, size_t end)
         size_t dict = off < WINDOW ? (size_t)off : WINDOW;
         unsigned char *in = xmalloc(dict + pc->in + 1);
         pc->err = read_at(z->fd, in, dict + pc->in, off - dict);
-        if (pc->err) {
-            free(in);
-            continue;
-        }
-        int last = off + pc->in == z->size;
-        struct isal_zstream s;
-        isal_deflate_init(&s);
-        s.level = (uint32_t)z->level;
-        s.level_buf = z->level_buf[w];
-        s.level_buf_size = (uint32_t)z->level_buf_size;
-        if (dict && isal_deflate_set_dict(&s, in, (uint32_t)dict) != COMP_OK) pc->err = EIO;
-        /* Incompressible input becomes stored blocks: 5 bytes each per
-         * 64 KiB, plus the headers and the flush. */
-        size_t cap = pc->in + pc->in / 64 + 1024;
-        pc->out = xmalloc(cap);
-        s.next_in = in + dict;
-        s.avail_in = (uint32_t)pc->in;
-        s.next_out = pc->out;
-        s.avail_out = (uint32_t)cap;
-        /* every piece but the last ends byte-aligned with an empty stored
-         * block; the last one ends the stream */
-        s.end_of_stream = (uint16_t)last;
-        s.flush = last ? NO_FLUSH : SYNC_FLUSH;
-        if (!pc->err && (isal_deflate(&s) != COMP_OK || s.avail_in != 0 || s.avail_out == 0 ||
-                         (last && s.internal_state.state != ZSTATE_END)))
-            pc->err = EIO;
-        pc->len = cap - s.avail_out;
-        pc->crc = crc32_gzip_refl(0, in + dict, pc->in);
+        if (!pc->err)
+            pc->err = deflate_one(in + dict, dict, pc->in, off + pc->in == z->size, z->level,
+                                  z->level_buf[w], z->level_buf_size, &pc->out, &pc->len,
+                                  &pc->crc);
         free(in);
     }
 }
@@ -213,10 +240,8 @@ zip_source_t *pdeflate_source(zip_t *za, const char *path, int level)
     struct pdeflate *z = xcalloc(1, sizeof *z);
     z->fd = fd;
     z->size = (uint64_t)st.st_size;
-    z->level = level < 1 ? 1 : level > ISAL_DEF_MAX_LEVEL ? ISAL_DEF_MAX_LEVEL : level;
-    z->level_buf_size = z->level == 1   ? ISAL_DEF_LVL1_DEFAULT
-                        : z->level == 2 ? ISAL_DEF_LVL2_DEFAULT
-                                        : ISAL_DEF_LVL3_DEFAULT;
+    z->level = clamp_level(level);
+    z->level_buf_size = work_size(z->level);
     z->workers = par_workers(WAVE, 1);
     zip_error_init(&z->error);
     zip_source_t *src = zip_source_function(za, callback, z);
@@ -224,6 +249,261 @@ zip_source_t *pdeflate_source(zip_t *za, const char *path, int level)
         close(fd);
         zip_error_fini(&z->error);
         free(z);
+    }
+    return src;
+}
+
+/* --- kept pieces ----------------------------------------------------------- */
+
+struct kept {
+    unsigned char *out; /* the piece deflated */
+    size_t len, in;     /* deflated and input bytes */
+    uint32_t crc;       /* CRC-32 of the input */
+    uint8_t sha[20];    /* SHA-1 of the dictionary and the input */
+    int last;           /* ends the stream (no sync flush) */
+};
+
+struct pdeflate_set {
+    int level;
+    struct kept *v;
+    size_t n, cap;
+    uint64_t size;   /* input bytes */
+    uLong crc;       /* CRC-32 of the whole input */
+    size_t deflated; /* pieces the last update deflated */
+};
+
+/* One update: the file mapped and, for every piece whose input changed
+ * (redo[i]), the piece deflated again (fresh[i], err[i]). */
+struct pass {
+    const struct pdeflate_set *s; /* as the last update left it */
+    const unsigned char *map;
+    uint64_t size;
+    size_t n;
+    char *redo;
+    struct kept *fresh;
+    int *err;
+    unsigned char *work[PAR_MAX_WORKERS];
+};
+
+/* Where piece i lies: its offset, the dictionary before it and its length.
+ * The cut points are those of pdeflate_source(), so the bytes are too. */
+static void span(const struct pass *ps, size_t i, uint64_t *off, size_t *dict, size_t *len)
+{
+    *off = (uint64_t)i * PDEFLATE_PIECE;
+    *dict = *off < WINDOW ? (size_t)*off : WINDOW;
+    uint64_t left = ps->size - *off;
+    *len = left < PDEFLATE_PIECE ? (size_t)left : PDEFLATE_PIECE;
+}
+
+/* Hashes pieces [begin, end) and deflates again each one whose input
+ * changed since the last update: a new hash, a new length, or a change of
+ * being the last piece (only that one ends the stream).  Hashing and
+ * deflating are one pass: a piece's decision needs nothing of the others. */
+static void scan_pieces(void *arg, size_t w, size_t begin, size_t end)
+{
+    struct pass *ps = arg;
+    int level = ps->s->level;
+    for (size_t i = begin; i < end; i++) {
+        uint64_t off;
+        size_t dict, len;
+        span(ps, i, &off, &dict, &len);
+        uint8_t sha[20];
+        sha1(ps->map + off - dict, dict + len, sha);
+        int last = i == ps->n - 1;
+        const struct kept *k = i < ps->s->n ? &ps->s->v[i] : NULL;
+        if (k && k->in == len && k->last == last && !memcmp(k->sha, sha, sizeof sha)) continue;
+        if (!ps->work[w]) ps->work[w] = xmalloc(work_size(level));
+        struct kept *f = &ps->fresh[i];
+        ps->redo[i] = 1;
+        f->last = last;
+        f->in = len;
+        memcpy(f->sha, sha, sizeof sha);
+        ps->err[i] = deflate_one(ps->map + off, dict, len, last, level, ps->work[w],
+                                 work_size(level), &f->out, &f->len, &f->crc);
+        /* Kept until the next update: no slack of 1 MiB per piece. */
+        if (!ps->err[i]) f->out = xrealloc(f->out, f->len ? f->len : 1);
+    }
+}
+
+static void drop_pieces(struct pdeflate_set *s, size_t from)
+{
+    for (size_t i = from; i < s->n; i++) free(s->v[i].out);
+    if (s->n > from) s->n = from;
+}
+
+/* Puts the fresh pieces in place (or, when one failed, empties the set so
+ * that it stays consistent: the next update deflates everything).  0, or
+ * an errno value. */
+static int take_fresh(struct pdeflate_set *s, struct pass *ps)
+{
+    int err = 0;
+    size_t nredo = 0;
+    for (size_t i = 0; i < ps->n; i++) {
+        nredo += (size_t)ps->redo[i];
+        if (ps->redo[i] && ps->err[i] && !err) err = ps->err[i];
+    }
+    if (err) {
+        for (size_t i = 0; i < ps->n; i++) free(ps->fresh[i].out);
+        drop_pieces(s, 0);
+        return err;
+    }
+    drop_pieces(s, ps->n);
+    GROW(s->v, ps->n, s->cap);
+    for (size_t i = 0; i < ps->n; i++) {
+        if (!ps->redo[i]) continue;
+        if (i < s->n) free(s->v[i].out);
+        s->v[i] = ps->fresh[i];
+    }
+    s->n = ps->n;
+    s->size = ps->size;
+    s->deflated = nredo;
+    s->crc = crc32(0L, Z_NULL, 0);
+    for (size_t i = 0; i < s->n; i++)
+        s->crc = crc32_combine(s->crc, s->v[i].crc, (z_off_t)s->v[i].in);
+    return 0;
+}
+
+/* Maps the file at path into ps (an empty file maps to nothing): 0 or an
+ * errno value. */
+static int map_file(const char *path, struct pass *ps)
+{
+    static const unsigned char nothing[1];
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0) return errno;
+    if (fstat(fd, &st) < 0) {
+        int e = errno;
+        close(fd);
+        return e;
+    }
+    ps->size = (uint64_t)st.st_size;
+    ps->map = nothing;
+    if (ps->size) {
+        void *m = mmap(NULL, (size_t)ps->size, PROT_READ, MAP_SHARED, fd, 0);
+        int e = errno;
+        close(fd);
+        if (m == MAP_FAILED) return e;
+        ps->map = m;
+    } else {
+        close(fd);
+    }
+    ps->n = ps->size ? (size_t)((ps->size - 1) / PDEFLATE_PIECE + 1) : 1;
+    return 0;
+}
+
+struct pdeflate_set *pdeflate_set_new(int level)
+{
+    struct pdeflate_set *s = xcalloc(1, sizeof *s);
+    s->level = clamp_level(level);
+    return s;
+}
+
+int pdeflate_set_update(struct pdeflate_set *s, const char *path)
+{
+    struct pass ps = {.s = s};
+    int err = map_file(path, &ps);
+    if (err) {
+        drop_pieces(s, 0);
+        errno = err;
+        return -1;
+    }
+    ps.redo = xcalloc(ps.n, sizeof *ps.redo);
+    ps.fresh = xcalloc(ps.n, sizeof *ps.fresh);
+    ps.err = xcalloc(ps.n, sizeof *ps.err);
+    par_run(ps.n, 1, par_workers(ps.n, 1), scan_pieces, &ps);
+    err = take_fresh(s, &ps);
+    if (ps.size) munmap((void *)ps.map, (size_t)ps.size);
+    for (size_t w = 0; w < PAR_MAX_WORKERS; w++) free(ps.work[w]);
+    free(ps.redo);
+    free(ps.fresh);
+    free(ps.err);
+    if (err) errno = err;
+    return err ? -1 : 0;
+}
+
+size_t pdeflate_set_pieces(const struct pdeflate_set *s) { return s->n; }
+
+size_t pdeflate_set_deflated(const struct pdeflate_set *s) { return s->deflated; }
+
+void pdeflate_set_free(struct pdeflate_set *s)
+{
+    if (!s) return;
+    drop_pieces(s, 0);
+    free(s->v);
+    free(s);
+}
+
+/* The set's stream, read by libzip: the pieces one after the other. */
+struct set_reader {
+    const struct pdeflate_set *s;
+    size_t cur, pos; /* piece being read and the position in it */
+    zip_error_t error;
+};
+
+static zip_int64_t set_read(struct set_reader *r, unsigned char *out, zip_uint64_t len)
+{
+    zip_uint64_t n = 0;
+    while (n < len && r->cur < r->s->n) {
+        const struct kept *k = &r->s->v[r->cur];
+        size_t take = k->len - r->pos;
+        if (take > len - n) take = (size_t)(len - n);
+        memcpy(out + n, k->out + r->pos, take);
+        n += take;
+        r->pos += take;
+        if (r->pos == k->len) {
+            r->cur++;
+            r->pos = 0;
+        }
+    }
+    return (zip_int64_t)n;
+}
+
+static zip_int64_t set_callback(void *state, void *data, zip_uint64_t len, zip_source_cmd_t cmd)
+{
+    struct set_reader *r = state;
+    switch (cmd) {
+    case ZIP_SOURCE_OPEN:
+        r->cur = r->pos = 0;
+        return 0;
+    case ZIP_SOURCE_READ:
+        return set_read(r, data, len);
+    case ZIP_SOURCE_CLOSE:
+        return 0;
+    case ZIP_SOURCE_STAT: {
+        zip_stat_t *st = ZIP_SOURCE_GET_ARGS(zip_stat_t, data, len, &r->error);
+        if (!st) return -1;
+        zip_stat_init(st);
+        st->valid = ZIP_STAT_SIZE | ZIP_STAT_COMP_METHOD | ZIP_STAT_CRC;
+        st->size = r->s->size;
+        st->comp_method = ZIP_CM_DEFLATE;
+        st->crc = (zip_uint32_t)r->s->crc;
+        return sizeof *st;
+    }
+    case ZIP_SOURCE_ERROR:
+        return zip_error_to_data(&r->error, data, len);
+    case ZIP_SOURCE_FREE:
+        zip_error_fini(&r->error);
+        free(r);
+        return 0;
+    case ZIP_SOURCE_SUPPORTS:
+        return zip_source_make_command_bitmap(ZIP_SOURCE_OPEN, ZIP_SOURCE_READ, ZIP_SOURCE_CLOSE,
+                                              ZIP_SOURCE_STAT, ZIP_SOURCE_ERROR, ZIP_SOURCE_FREE,
+                                              -1);
+    default:
+        zip_error_set(&r->error, ZIP_ER_OPNOTSUPP, 0);
+        return -1;
+    }
+}
+
+zip_source_t *pdeflate_set_source(zip_t *za, const struct pdeflate_set *s)
+{
+    struct set_reader *r = xcalloc(1, sizeof *r);
+    r->s = s;
+    zip_error_init(&r->error);
+    zip_source_t *src = zip_source_function(za, set_callback, r);
+    if (!src) {
+        zip_error_fini(&r->error);
+        free(r);
     }
     return src;
 }

@@ -2,6 +2,8 @@
 #include "mdeck/util.h"
 
 #include <errno.h>
+#include <signal.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -328,6 +330,40 @@ int tmpdir_file(char **name)
         errno = e;
     }
     return fd;
+}
+
+int tmpdir_keep_file(char **name)
+{
+    const char *dir = getenv("TMPDIR");
+    *name = xasprintf("%s/mdeck-keep-%ld-XXXXXX", dir && *dir ? dir : "/tmp", (long)getpid());
+    int fd = mkstemp(*name);
+    if (fd < 0) {
+        int e = errno;
+        free(*name);
+        *name = NULL;
+        errno = e;
+    }
+    return fd;
+}
+
+void tmpdir_clean_stale(void)
+{
+    const char *dir = getenv("TMPDIR");
+    if (!dir || !*dir) dir = "/tmp";
+    DIR *dp = opendir(dir);
+    if (!dp) return;
+    struct dirent *e;
+    while ((e = readdir(dp))) {
+        if (strncmp(e->d_name, "mdeck-keep-", 11)) continue;
+        char *end;
+        long pid = strtol(e->d_name + 11, &end, 10);
+        if (end == e->d_name + 11 || *end != '-' || pid <= 0) continue;
+        if (pid == (long)getpid() || kill((pid_t)pid, 0) == 0 || errno == EPERM) continue;
+        char *p = xasprintf("%s/%s", dir, e->d_name);
+        unlink(p);
+        free(p);
+    }
+    closedir(dp);
 }
 
 int str_starts_with(const char *s, const char *prefix)

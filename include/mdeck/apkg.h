@@ -112,6 +112,56 @@ int apkg_write(const struct deck *d, const char *prev_path, struct apkg_prev *pr
                int answered_only, const char *zip_path, struct apkg_stats *st,
                struct diags *dg);
 
+/* --- keeping a build for fast updates (mdeck watch) ---
+ *
+ * A full build of a 100,000-note deck takes ~1.5 s: the rows and seven
+ * indexes of a 127 MB collection, then deflating it.  When only a few
+ * answers changed, the watcher updates the kept build instead: those notes'
+ * rows are rewritten in the kept collection and only the 1 MiB pieces of it
+ * whose input changed are deflated again (pdeflate.h), which takes ~0.1 s. */
+struct apkg_keep;
+
+/* apkg_write(), and when keep is not NULL and the write succeeded, *keep
+ * receives what apkg_update() needs later (else NULL): the collection file
+ * (kept in a private temporary in $TMPDIR, else beside the package,
+ * instead of being deleted), the package's notes (pointing into d: d must
+ * outlive the keep), each deflated 1 MiB piece of the collection with a
+ * SHA-1 of its input (the piece and the 32 KiB dictionary before it) and
+ * its CRC-32, and what else the zip needs.  The package's bytes are those
+ * apkg_write() makes. */
+int apkg_write_keep(const struct deck *d, const char *prev_path, struct apkg_prev *prev,
+                    int answered_only, const char *zip_path, struct apkg_stats *st,
+                    struct diags *dg, struct apkg_keep **keep);
+
+/* Writes to zip_path the package that apkg_write() would make from d, with
+ * the package kept in keep as the previous package, when only the answers
+ * (note->answer.html, hence the Back field) of the notes listed in changed
+ * (indexes into d->notes, ascending) may differ from the kept build's.  d
+ * is the same deck object as the kept build's, those notes' fields replaced
+ * in place (the deck's media may have grown).  Only those notes' rows are
+ * updated in the kept collection (a note whose fields turn out equal is
+ * left alone), then only the pieces of the collection whose input changed
+ * are deflated again, and the zip is written.  The rows, media and media
+ * map are those of the full build at the same clock (now_seconds()), and
+ * so are st and the warnings a full build repeats; the collection's bytes
+ * may differ.  Returns 0, 1 when this cannot be done this way (nothing
+ * written: the caller makes a full build; e.g. a changed note is a Cloze
+ * note, its cards or its presence in the package would change, a removed
+ * note kept in the package is due to be dropped, or the deck changed
+ * otherwise), or -1 on errors (diagnostics added, the previous file is
+ * kept).  After 1 or -1 the keep is unusable: free it.  After 0 it
+ * describes the new package. */
+int apkg_update(struct apkg_keep *keep, const struct deck *d, const size_t *changed,
+                size_t nchanged, const char *zip_path, struct apkg_stats *st,
+                struct diags *dg);
+
+/* The kept collection's pieces, and how many of them the last build or
+ * update deflated (the others were reused). */
+void apkg_keep_pieces(const struct apkg_keep *keep, size_t *pieces, size_t *deflated);
+
+/* Deletes the kept collection and frees everything; NULL is fine. */
+void apkg_keep_free(struct apkg_keep *keep);
+
 /* Anki's field helpers (defined in anki-model.c), exposed for tests.
  * anki_strip_html: <img …src=X…> becomes " X "; comments, <style>/<script>
  * blocks and tags are removed; entities (&#N; &#xH; and HTML 4 names) are

@@ -16,6 +16,7 @@
 #ifndef MDECK_PDEFLATE_H
 #define MDECK_PDEFLATE_H
 
+#include <stddef.h>
 #include <zip.h>
 
 #define PDEFLATE_PIECE ((size_t)1 << 20)
@@ -25,5 +26,33 @@
  * with zip_file_add() and no compression set on the entry.  NULL when the
  * file cannot be opened (errno set). */
 zip_source_t *pdeflate_source(zip_t *za, const char *path, int level);
+
+/* --- the pieces kept, for a file changed in a few places ------------------
+ *
+ * The same stream as pdeflate_source() (the same pieces, the same bytes),
+ * but every piece's deflated bytes are kept with a SHA-1 of its input (the
+ * piece and the 32 KiB dictionary before it), its length and its CRC-32.
+ * After the file changed in place (a few rows of a collection updated),
+ * pdeflate_set_update() hashes every piece again on all cores (SHA-1 runs
+ * at ~1.2 GB/s a core, over twice igzip's speed: ~55 ms for 127 MB on two
+ * cores) and deflates only the pieces whose input changed; also a piece
+ * that becomes or stops being the last one, since only the last one ends
+ * the stream.  A set holds the whole deflated file in memory (~33 MB for a
+ * 127 MB collection). */
+struct pdeflate_set;
+
+/* An empty set deflating at level (as pdeflate_source). */
+struct pdeflate_set *pdeflate_set_new(int level);
+/* Makes the set describe the file at path now: 0, or -1 with errno set (the
+ * set is then empty, and the next update deflates every piece). */
+int pdeflate_set_update(struct pdeflate_set *s, const char *path);
+/* The file's pieces, and how many of them the last update deflated. */
+size_t pdeflate_set_pieces(const struct pdeflate_set *s);
+size_t pdeflate_set_deflated(const struct pdeflate_set *s);
+/* The deflated file as a libzip source (added like pdeflate_source's),
+ * reading the set, which must not change or be freed before zip_close()
+ * returns; only for a set that an update made.  NULL on failure. */
+zip_source_t *pdeflate_set_source(zip_t *za, const struct pdeflate_set *s);
+void pdeflate_set_free(struct pdeflate_set *s);
 
 #endif

@@ -27,6 +27,44 @@ int csv_write(const struct deck *d, int answered_only, struct sink *k, struct di
 int quizlet_write(const struct deck *d, int answered_only, struct sink *k,
                   struct diags *dg);
 
+/* Where each note's row is in a text output written by csv_write_rows()
+ * or quizlet_write_rows(): rows[i] is the offset of note i's row (for
+ * Quizlet, with the card separator that precedes it), rows[d->nnotes] the
+ * end of the last row; a note left out (answered_only) has an empty row.
+ * Before the first row: the CSV's header lines; after the last: Quizlet's
+ * final "\n".  Offsets count from the start of k (k->flushed + k->b.len,
+ * kept up to date by these writers).  rows has d->nnotes + 1 entries, or
+ * is NULL. */
+int csv_write_rows(const struct deck *d, int answered_only, struct sink *k,
+                   struct diags *dg, size_t *rows);
+int quizlet_write_rows(const struct deck *d, int answered_only, struct sink *k,
+                       struct diags *dg, size_t *rows);
+
+/* The same file again, written to out_fd, when only the notes listed in
+ * changed (ascending indexes into d->notes; repeats allowed) may differ
+ * from the deck that wrote old_fd (rows old_rows): everything else is
+ * copied from old_fd (copy_file_range, falling back to read/write), the
+ * changed notes' rows are made anew.  Assumed, not checked: the same notes
+ * in the same order, the same answered_only and the same CSV header (no
+ * change to deck-level facts: name, options, note types, decks).  out_fd
+ * is a new, empty file, written from its current position; old_fd is read
+ * at explicit offsets (its position is left alone).  new_rows (d->nnotes +
+ * 1 entries) receives the offsets in the new file.  0, or -1 with errno set
+ * (the caller then writes the whole file): EINVAL for rows out of order or
+ * past the old file's end, changed indexes out of order or range, an old
+ * CSV whose header is not one csv_write() wrote (the changed rows take
+ * their columns from it), and a Quizlet note that gains or loses its card
+ * under answered_only (a CSV row may come and go).  Messages: none (the
+ * caller checks quizlet_card_warns() itself). */
+int csv_splice(const struct deck *d, int answered_only, int old_fd, const size_t *old_rows,
+               const size_t *changed, size_t nchanged, int out_fd, size_t *new_rows);
+int quizlet_splice(const struct deck *d, int answered_only, int old_fd, const size_t *old_rows,
+                   const size_t *changed, size_t nchanged, int out_fd, size_t *new_rows);
+
+/* 1 when the note's Quizlet card draws the "over 2000 characters" warning
+ * of quizlet_write() (for a note that has a card). */
+int quizlet_card_warns(const struct note *n);
+
 /* Quizlet "import from text" file; cards too long are reported as warnings,
  * never cut.  Returns 0. */
 int quizlet_build(const struct deck *d, int answered_only, struct buf *out,

@@ -86,6 +86,10 @@ struct sink {
     struct buf b;
     void (*flush)(struct sink *k);
     void *arg;
+    /* Bytes flush has taken away so far, so that flushed + b.len is the
+     * offset of the current position in the output.  Kept by the writers
+     * that report offsets (textout.h), not by flush. */
+    size_t flushed;
 };
 #define SINK_CHUNK ((size_t)1 << 20)
 static inline void sink_step(struct sink *k)
@@ -111,6 +115,11 @@ void prof_mark(const char *stage);
  * (open for reading and writing) and *name, which the caller frees; -1
  * with errno set when it cannot be made. */
 int tmpdir_file(char **name);
+/* The same for a file a long-running process keeps (a watcher's kept
+ * collection): its name carries the pid, so that tmpdir_clean_stale()
+ * can remove it once that process is gone (killed, crashed). */
+int tmpdir_keep_file(char **name);
+void tmpdir_clean_stale(void);
 
 int str_starts_with(const char *s, const char *prefix);
 int str_ends_with(const char *s, const char *suffix);
