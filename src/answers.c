@@ -11,22 +11,17 @@
  * A question with candidates from several places uses the first by these
  * rules (and by path order within a rule) and is reported. */
 #include "mdeck/answers.h"
+#include "answers-int.h"
 #include "mdeck/cloze.h"
 
-#include <dirent.h>
-#include <errno.h>
 #include <libxml/parser.h> /* xmlInitParser(), before threads use libxml2 */
-#include <limits.h>
-#include <md4c.h>
 #include <malloc.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
-#include "mdeck/frontmatter.h"
 #include "mdeck/htmlfile.h"
-#include "mdeck/identity.h"
 #include "mdeck/index.h"
 #include "mdeck/par.h"
 #include "mdeck/render.h"
@@ -34,451 +29,14 @@
 #include "mdeck/text.h"
 #include "mdeck/util.h"
 
-#define MAX_DEPTH 32
-
-struct file {
-    char *rel;            /* relative to the deck folder */
-    char *path;           /* deck folder + rel: what diagnostics show */
-    struct buf src;       /* contents (markdown files) */
-    size_t body_off;      /* after the front matter */
-    int is_html;
-    int loaded;           /* read and valid */
-    const char **sources; /* front matter source URLs */
-    size_t nsources;
-    int used;
-    size_t sec_first, sec_end; /* its sections: secs[sec_first..sec_end) */
-    /* While files are read on every core: the file's own sections and
-     * messages, merged into the context's in file order afterwards. */
-    struct section *ls;
-    size_t nls, capls;
-    struct diags *fdg;
-};
-
-struct section {
-    size_t file;
-    int level;
-    char *title;          /* heading text as written */
-    char *key;
-    char *slug;
-    int line;             /* heading line */
-    size_t body, body_end;/* byte range of the (shared) body */
-    int body_line;        /* line of the body's first byte */
-    int used;
-};
-
-struct ctx {
-    struct deck *d;       /* NULL while the files are loaded (answers_load) */
-    struct diags *dg;
-    const char *dir;      /* the deck folder */
-    struct arena arena;   /* what loading made, until d's arena takes it */
-    struct diags load_dg; /* loading's messages, until the attach */
-    struct file *files;
-    size_t nfiles, capfiles;
-    struct section *secs;
-    size_t nsecs, capsecs;
-    struct arena *raw;    /* unsanitized HTML (see answer_range) */
-    struct strmap bykey;  /* key -> first section with a body */
-    size_t *next_same;    /* section -> next one with a body and that key */
-    struct strmap byrel;  /* file rel -> index into files */
-    struct strmap bysrc;  /* front matter source URL -> first srcs entry */
-    struct srcent *srcs;  /* every (file, source) pair, in file order */
-    size_t nsrcs;
-};
-
-/* One source URL of an answer file's front matter; next: the next entry
- * with the same URL (or NONE). */
-struct srcent {
-    size_t file;
-    size_t next;
-};
-
-#define NONE ((size_t)-1)
-
-/* --- collecting files --------------------------------------------------- */
-
-struct seen_dir { dev_t dev; ino_t ino; };
-
-static int junk_name(const char *name)
-{
-    size_t n = strlen(name);
-    return name[0] == '.' || name[0] == '#' || name[0] == '~' || name[n - 1] == '~' ||
-           strstr(name, ".sync-conflict-") != NULL || !strcmp(name, "4913");
-}
-
-static int answer_ext(const char *name)
-{
-    const char *dot = strrchr(name, '.');
-    if (!dot) return 0;
-    if (!strcmp(dot, ".md") || !strcmp(dot, ".markdown")) return 1;
-    if (!strcmp(dot, ".html") || !strcmp(dot, ".htm")) return 2;
-    return 0;
-}
-
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 static int cmp_size(const void *a, const void *b)
 {
     size_t x = *(const size_t *)a, y = *(const size_t *)b;
     return x < y ? -1 : x > y;
 }
 
-/* 1 when path (inside the deck) resolves to a place inside the deck folder. */
-static int inside_deck(const char *dir, const char *path)
-{
-    char *root = realpath(dir, NULL), *p = realpath(path, NULL);
-    int ok = root && p && str_starts_with(p, root) &&
-             (p[strlen(root)] == '/' || p[strlen(root)] == '\0');
-    free(root);
-    free(p);
-    return ok;
-}
-
-static void walk(struct ctx *c, const char *rel, int depth, struct seen_dir **seen,
-                 size_t *nseen, size_t *capseen)
-{
-    if (depth > MAX_DEPTH) return;
-    char *dir = *rel ? xasprintf("%s/%s", c->dir, rel) : xstrdup(c->dir);
-    struct stat st;
-    if (stat(dir, &st) < 0) goto out;
-    for (size_t i = 0; i < *nseen; i++)
-        if ((*seen)[i].dev == st.st_dev && (*seen)[i].ino == st.st_ino) goto out;
-    GROW(*seen, *nseen + 1, *capseen);
-    (*seen)[(*nseen)++] = (struct seen_dir){st.st_dev, st.st_ino};
-    DIR *dp = opendir(dir);
-    if (!dp) {
-        /* Its answers would silently go missing: an error keeps the deck. */
-        diag_add(c->dg, SEV_ERROR, dir, 0, 0, "cannot read the folder: %s", strerror(errno));
-        goto out;
-    }
-    char **names = NULL;
-    size_t n = 0, cap = 0;
-    struct dirent *e;
-    while ((e = readdir(dp))) {
-        if (junk_name(e->d_name)) continue;
-        GROW(names, n + 1, cap);
-        names[n++] = xstrdup(e->d_name);
-    }
-    closedir(dp);
-    if (n) qsort(names, n, sizeof *names, cmp_str); /* names is NULL when empty */
-    for (size_t i = 0; i < n; i++) {
-        char *r = *rel ? xasprintf("%s/%s", rel, names[i]) : xstrdup(names[i]);
-        char *full = xasprintf("%s/%s", c->dir, r);
-        struct stat ls, ts;
-        int have = lstat(full, &ls) == 0;
-        int is_link = have && S_ISLNK(ls.st_mode);
-        if (utf8_check(names[i], strlen(names[i]), NULL) < 0 &&
-            (answer_ext(names[i]) || (have && S_ISDIR(ls.st_mode)))) {
-            /* Such a name cannot be shown, linked or written to JSON. */
-            diag_add(c->dg, SEV_WARNING, full, 0, 0,
-                     "name is not valid UTF-8; skipped (rename it to use it)");
-        } else if (is_link && answer_ext(names[i]) && stat(full, &ts) < 0) {
-            diag_add(c->dg, SEV_ERROR, full, 0, 0, "symbolic link leads nowhere: %s",
-                     strerror(errno));
-        } else if (is_link && answer_ext(names[i]) && !inside_deck(c->dir, full)) {
-            /* A deck cloned from elsewhere must not read files outside it. */
-            diag_add(c->dg, SEV_ERROR, full, 0, 0,
-                     "symbolic link leaves the deck folder; answers must live inside %s", c->dir);
-        } else if (lstat(full, &ls) == 0) {
-            if (S_ISDIR(ls.st_mode)) {
-                walk(c, r, depth + 1, seen, nseen, capseen); /* never via symlinks */
-            } else if (answer_ext(names[i]) && !(depth == 0 && (!strcmp(names[i], "index.md") ||
-                                                               !strcmp(names[i], IDENTITY_FILE)))) {
-                GROW(c->files, c->nfiles + 1, c->capfiles);
-                struct file *f = &c->files[c->nfiles++];
-                memset(f, 0, sizeof *f);
-                f->rel = r;
-                f->path = full;
-                f->is_html = answer_ext(names[i]) == 2;
-                buf_init(&f->src);
-                r = full = NULL;
-            }
-        }
-        free(r);
-        free(full);
-        free(names[i]);
-    }
-    free(names);
-out:
-    free(dir);
-}
-
-/* --- reading markdown answer files ------------------------------------- */
-
-struct hscan {
-    struct ctx *c;
-    struct file *f;
-    size_t file;
-    const char *base;   /* file start */
-    const char *end;    /* file end */
-    int level;          /* inside a heading of this level (1..2), else 0 */
-    int depth;
-    struct buf text;
-    int line;
-    const char *lpos;   /* line_of_from() cache: lline is the line of lpos */
-    int lline;
-};
-
-static int line_of(const char *base, const char *p)
-{
-    int l = 1;
-    for (const char *s = base; s < p; s++) l += *s == '\n';
-    return l;
-}
-
-/* line_of(h->base, p), counting on from the previous call when p is past it:
- * headings come in file order, so a file is scanned once, not once per
- * heading. */
-static int line_of_from(struct hscan *h, const char *p)
-{
-    if (!h->lpos || p < h->lpos) {
-        h->lpos = h->base;
-        h->lline = 1;
-    }
-    for (const char *s = h->lpos; s < p; s++) h->lline += *s == '\n';
-    h->lpos = p;
-    return h->lline;
-}
-
-static int hs_enter(MD_BLOCKTYPE type, void *detail, void *user)
-{
-    struct hscan *h = user;
-    h->depth++;
-    if (type == MD_BLOCK_H && h->depth == 2) {
-        unsigned lv = ((MD_BLOCK_H_DETAIL *)detail)->level;
-        if (lv <= 2) {
-            h->level = (int)lv;
-            buf_reset(&h->text);
-            h->line = 0;
-        }
-    }
-    return 0;
-}
-
-static void slugify(const char *s, struct buf *out)
-{
-    /* GitHub-style anchors: lower case, spaces to '-', punctuation dropped
-     * (letters of every script kept). */
-    while (*s) {
-        uint32_t cp;
-        s += utf8_decode(s, &cp);
-        if (cp == ' ' || cp == '-') { buf_addc(out, '-'); continue; }
-        if (cp == '_') { buf_addc(out, '_'); continue; }
-        if (is_punct_or_space(cp)) continue;
-        if (cp >= 'A' && cp <= 'Z') cp += 32;
-        utf8_encode(out, cp);
-    }
-}
-
-static int hs_leave(MD_BLOCKTYPE type, void *detail, void *user)
-{
-    struct hscan *h = user;
-    h->depth--;
-    if (type == MD_BLOCK_H && h->level && h->depth == 1) {
-        struct file *f = h->f;
-        buf_trim(&h->text);
-        GROW(f->ls, f->nls + 1, f->capls);
-        struct section *s = &f->ls[f->nls++];
-        memset(s, 0, sizeof *s);
-        s->file = h->file;
-        s->level = h->level;
-        s->title = xstrndup(h->text.s, h->text.len);
-        /* the key comes later (section_keys): it depends on the index's
-         * front matter, which files are read without */
-        struct buf slug = BUF_INIT;
-        slugify(s->title, &slug);
-        s->slug = buf_detach(&slug);
-        s->line = h->line;
-        h->level = 0;
-    }
-    return 0;
-}
-
-static int hs_span(MD_SPANTYPE t, void *d, void *u) { return 0; }
-
-static int hs_text(MD_TEXTTYPE type, const MD_CHAR *text, MD_SIZE size, void *user)
-{
-    struct hscan *h = user;
-    if (!h->level) return 0;
-    /* md4c 0.4.8 can report text past the end of its input (see
-     * load_markdown): never count or copy anything outside the file. */
-    if (text < h->base || text > h->end || size > (size_t)(h->end - text)) return 0;
-    if (!h->line) h->line = line_of_from(h, text);
-    if (type == MD_TEXT_SOFTBR || type == MD_TEXT_BR) buf_addc(&h->text, ' ');
-    else buf_add(&h->text, text, size);
-    return 0;
-}
-
-/* Byte offset of the start of 1-based line l in s[0..len).  The cursor
- * remembers where the previous call stopped: asked for lines in increasing
- * order, it reads the file once. */
-struct line_cursor {
-    size_t off;
-    int cur;
-};
-
-static size_t line_start(struct line_cursor *lc, const char *s, size_t len, int l)
-{
-    if (l < lc->cur) *lc = (struct line_cursor){0, 1};
-    for (; lc->cur < l && lc->off < len; lc->off++)
-        if (s[lc->off] == '\n') lc->cur++;
-    return lc->off;
-}
-
-/* The diagnostics of file f (made on first use). */
-static struct diags *file_dg(struct file *f)
-{
-    if (!f->fdg) {
-        f->fdg = xmalloc(sizeof *f->fdg);
-        diags_init(f->fdg);
-    }
-    return f->fdg;
-}
-
-/* Reads file fi and finds its sections, touching nothing shared but the
- * (read-only) deck: files are loaded on every core.  Strings that outlive
- * the build go into a, the worker's arena. */
-static void load_markdown(struct ctx *c, size_t fi, struct arena *a)
-{
-    struct file *f = &c->files[fi];
-    if (read_file(f->path, &f->src) < 0) {
-        diag_add(file_dg(f), SEV_ERROR, f->path, 0, 0, "cannot read answer file: %s",
-                 read_file_error(errno));
-        return;
-    }
-    size_t bad;
-    if (utf8_check(f->src.s, f->src.len, &bad) < 0) {
-        int line, col;
-        line_col(f->src.s, bad, &line, &col);
-        diag_add(file_dg(f), SEV_ERROR, f->path, line, col,
-                 "invalid UTF-8 or NUL byte; save the file as UTF-8");
-        return;
-    }
-    const char *yaml;
-    size_t ylen, boff = 0;
-    int bline;
-    int fm = fm_split(f->src.s, f->src.len, f->path, &yaml, &ylen, &boff, &bline, file_dg(f));
-    if (fm < 0) return;
-    if (fm > 0) {
-        json_t *j = fm_parse(yaml, ylen, f->path, 2, file_dg(f));
-        if (!j) return;
-        json_t *v = json_object_get(j, "source");
-        if (!v) v = json_object_get(j, "sources");
-        if (!v) v = json_object_get(j, "url");
-        size_t n = json_is_array(v) ? json_array_size(v) : 1;
-        f->sources = arena_alloc(a, (n + 1) * sizeof *f->sources);
-        if (json_is_string(v)) f->sources[f->nsources++] = arena_strdup(a, json_string_value(v));
-        size_t i;
-        json_t *e;
-        if (json_is_array(v)) json_array_foreach(v, i, e) if (json_is_string(e))
-            f->sources[f->nsources++] = arena_strdup(a, json_string_value(e));
-        json_decref(j);
-    }
-    f->body_off = boff;
-    f->loaded = 1;
-
-    /* md4c 0.4.8 (Debian 12) reads past the end of its input after an
-     * unclosed link at the very end (render.c parses a padded copy for the
-     * same reason): the file gets NUL bytes after its text.  Found by
-     * fuzz_match once read_file stopped leaving slack in its buffers. */
-    buf_grow(&f->src, 16);
-    memset(f->src.s + f->src.len, 0, 17);
-    struct hscan h = {.c = c, .f = f, .file = fi, .base = f->src.s,
-                      .end = f->src.s + f->src.len};
-    buf_init(&h.text);
-    MD_PARSER p = {.flags = MDECK_MD_FLAGS, .enter_block = hs_enter, .leave_block = hs_leave,
-                   .enter_span = hs_span, .leave_span = hs_span, .text = hs_text};
-    md_parse(f->src.s + boff, (MD_SIZE)(f->src.len - boff), &p, &h);
-    buf_release(&h.text);
-
-    /* Bodies: from the line after a heading to the next heading of level
-     * <= 2; a heading with an empty body shares the next body of its level. */
-    struct line_cursor lc = {0, 1};
-    for (size_t i = 0; i < f->nls; i++) {
-        struct section *s = &f->ls[i];
-        if (!s->line) { s->body = s->body_end = 0; continue; }
-        size_t start = line_start(&lc, f->src.s, f->src.len, s->line + 1);
-        s->body_line = s->line + 1;
-        size_t end = i + 1 < f->nls && f->ls[i + 1].line
-                         ? line_start(&lc, f->src.s, f->src.len, f->ls[i + 1].line)
-                         : f->src.len;
-        /* a setext underline belongs to the heading */
-        size_t k = start;
-        while (k < end && (f->src.s[k] == '=' || f->src.s[k] == '-')) k++;
-        if (k > start && (k == end || f->src.s[k] == '\n' || f->src.s[k] == '\r')) {
-            while (k < end && f->src.s[k] != '\n') k++;
-            start = k < end ? k + 1 : end;
-            s->body_line++;
-        }
-        if (end < start) end = start;
-        s->body = start;
-        s->body_end = end;
-    }
-    for (size_t i = f->nls; i-- > 0;) {
-        struct section *s = &f->ls[i];
-        int empty = 1;
-        for (size_t k = s->body; k < s->body_end && empty; k++)
-            if (!strchr(" \t\r\n", f->src.s[k])) empty = 0;
-        if (empty && i + 1 < f->nls && f->ls[i + 1].level == s->level) {
-            s->body = f->ls[i + 1].body;
-            s->body_end = f->ls[i + 1].body_end;
-            s->body_line = f->ls[i + 1].body_line;
-        } else if (empty) {
-            s->body = s->body_end = 0;
-        }
-    }
-}
-
-struct load_job {
-    struct ctx *c;
-    struct arena *arenas; /* one per worker */
-};
-
-static void load_range(void *arg, size_t w, size_t begin, size_t end)
-{
-    struct load_job *j = arg;
-    for (size_t i = begin; i < end; i++)
-        if (!j->c->files[i].is_html) load_markdown(j->c, i, &j->arenas[w]);
-}
-
-/* Reads and scans every markdown file on all cores, then merges sections
- * and messages in file order: the same as one loop over the files. */
-static void load_files(struct ctx *c)
-{
-    size_t workers = par_workers(c->nfiles, 4);
-    struct load_job j = {c, xcalloc(workers, sizeof *j.arenas)};
-    for (size_t w = 0; w < workers; w++) arena_init(&j.arenas[w]);
-    par_run(c->nfiles, 4, workers, load_range, &j);
-    for (size_t w = 0; w < workers; w++) arena_adopt(&c->arena, &j.arenas[w]);
-    free(j.arenas);
-    for (size_t i = 0; i < c->nfiles; i++) {
-        struct file *f = &c->files[i];
-        if (f->is_html) f->loaded = 1;
-        f->sec_first = c->nsecs;
-        GROW(c->secs, c->nsecs + f->nls, c->capsecs);
-        if (f->nls) memcpy(c->secs + c->nsecs, f->ls, f->nls * sizeof *f->ls);
-        c->nsecs += f->nls;
-        f->sec_end = c->nsecs;
-        free(f->ls);
-        f->ls = NULL;
-        if (f->fdg) {
-            diags_move(c->dg, f->fdg);
-            diags_free(f->fdg);
-            free(f->fdg);
-            f->fdg = NULL;
-        }
-    }
-}
-
 /* --- matching ----------------------------------------------------------- */
 
-struct choice {
-    const char *how;
-    size_t file;        /* (size_t)-1: the index (inline) */
-    size_t sec;         /* (size_t)-1: the whole file */
-};
 
 static char *dirname_of(const char *path)
 {
@@ -556,7 +114,7 @@ static int link_answer(struct ctx *c, struct note *n, struct choice *ch)
         rc = -1;
         goto out;
     }
-    if (escapes || !inside_deck(d->dir, full)) {
+    if (escapes || !answers_inside(d->dir, full)) {
         diag_add(c->dg, SEV_ERROR, index_path, n->line, n->col,
                  "answer link '%s' leaves the deck folder; keep answers inside %s", n->link, d->dir);
         rc = -1;
@@ -612,7 +170,7 @@ static void mark_used(struct ctx *c, const struct choice *ch)
 
 /* Renders the chosen answer into n.  c->d and c->dg may be a worker's (see
  * answer_range): nothing shared is written. */
-static void apply_choice(struct ctx *c, struct note *n, const struct choice *ch)
+void answers_apply(struct ctx *c, struct note *n, const struct choice *ch)
 {
     struct deck *d = c->d;
     if (ch->file == (size_t)-1) {
@@ -636,7 +194,7 @@ static void apply_choice(struct ctx *c, struct note *n, const struct choice *ch)
         buf_release(&html);
         buf_release(&text);
     } else if (ch->sec == (size_t)-1) {
-        int body_line = line_of(f->src.s, f->src.s + f->body_off);
+        int body_line = answers_line_of(f->src.s, f->src.s + f->body_off);
         set_answer(c, n, ch->how, f->rel, body_line, f->src.s + f->body_off,
                    f->src.len - f->body_off, dir, body_line, f->path);
     } else {
@@ -690,7 +248,7 @@ struct work {
  * a canonical render: the sanitizer would return them unchanged (render.h;
  * proven by test_canonical.c and fuzz_render.c).  HTML answer files and
  * cloze texts, put together after rendering, are always sanitized. */
-static void sanitize_fields(struct deck *d, struct note *n)
+void answers_sanitize(struct deck *d, struct note *n)
 {
     const char **fields[] = {&n->answer.html, &n->cloze_html};
     for (size_t k = 0; k < 2; k++) {
@@ -729,11 +287,11 @@ static void answer_range(void *arg, size_t w, size_t begin, size_t end)
         r->diag = me->dg.n;
         r->use = me->shadow.nuses;
         const struct choice *ch = &wk->chosen[ni];
-        if (ch->how) apply_choice(&c, n, ch);
+        if (ch->how) answers_apply(&c, n, ch);
         cloze_make(c.d, n, c.raw, c.dg); /* {{c1::...}} in the question needs no answer */
         /* Every field that leaves mdeck is sanitized (unless the deck opted out). */
         if (!unsafe) {
-            sanitize_fields(c.d, n);
+            answers_sanitize(c.d, n);
             arena_free(&scratch);
         }
         n->answer.md = NULL; /* it lived in the note's scratch arena */
@@ -773,7 +331,8 @@ static void diag_copy(struct diags *dst, const struct diag *g)
  * matching recorded, note ni's ending at pre_end[ni]; they go to dg
  * interleaved with the rendering's, note by note. */
 static void render_answers(struct ctx *c, const struct choice *chosen,
-                           const struct diags *pre, const size_t *pre_end)
+                           const struct diags *pre, const size_t *pre_end,
+                           struct answer_keep *keep)
 {
     struct deck *d = c->d;
     size_t n = d->nnotes, workers = par_workers(n, 64);
@@ -807,16 +366,28 @@ static void render_answers(struct ctx *c, const struct choice *chosen,
     if (workers > 1) xmlInitParser();
     par_run(n, chunk, workers, answer_range, &wk);
 
-    size_t at = 0;
+    size_t at = 0, nuse = 0, capuse = 0;
     for (size_t ni = 0; ni < n; ni++) {
         const struct rendered *r = &wk.done[ni];
         struct worker *me = &wk.w[r->w];
         for (; at < pre_end[ni]; at++) diag_copy(c->dg, &pre->v[at]);
         for (size_t k = r->diag; k < r->diag_end; k++) diag_copy(c->dg, &me->dg.v[k]);
         /* media in first-use order, as deck_add_media() keeps them */
-        for (size_t k = r->use; k < r->use_end; k++)
-            deck_merge_media(d, &me->shadow.media[me->shadow.uses[k]]);
+        if (keep) {
+            keep->clean[ni] = r->diag == r->diag_end;
+            keep->use_at[ni] = nuse;
+        }
+        for (size_t k = r->use; k < r->use_end; k++) {
+            const struct media *m = &me->shadow.media[me->shadow.uses[k]];
+            deck_merge_media(d, m);
+            size_t mi = 0;
+            if (!keep) continue;
+            strmap_get(&d->media_at, m->name, &mi);
+            GROW(keep->use_media, nuse + 1, capuse);
+            keep->use_media[nuse++] = mi;
+        }
     }
+    if (keep) keep->use_at[n] = nuse;
     for (size_t w = 0; w < workers; w++) {
         struct worker *me = &wk.w[w];
         free(me->shadow.media);
@@ -840,11 +411,8 @@ struct answer_files *answers_load(const char *dir)
     arena_init(&c->arena);
     diags_init(&c->load_dg);
     c->dg = &c->load_dg;
-    struct seen_dir *seen = NULL;
-    size_t nseen = 0, capseen = 0;
-    walk(c, "", 0, &seen, &nseen, &capseen);
-    free(seen);
-    load_files(c);
+    answers_walk(c);
+    answers_read_all(c);
     prof_mark("answers: files read");
     return (struct answer_files *)c;
 }
@@ -871,17 +439,7 @@ void answers_files_free(struct answer_files *loaded)
 {
     struct ctx *c = (struct ctx *)loaded;
     if (!c) return;
-    for (size_t i = 0; i < c->nfiles; i++) {
-        free(c->files[i].rel);
-        free(c->files[i].path);
-        buf_release(&c->files[i].src);
-    }
-    for (size_t i = 0; i < c->nsecs; i++) {
-        free(c->secs[i].title);
-        free(c->secs[i].slug);
-    }
-    free(c->files);
-    free(c->secs);
+    answers_free_files(c);
     arena_free(&c->arena);
     diags_free(&c->load_dg);
     free(c);
@@ -892,7 +450,23 @@ int answers_attach(struct deck *d, struct diags *dg)
     return answers_attach_loaded(d, answers_load(d->dir), dg);
 }
 
+static int attach(struct deck *d, struct answer_files *loaded, struct diags *dg,
+                  struct answer_keep **keep);
+void answers_keep_free(struct answer_keep *k);
+
 int answers_attach_loaded(struct deck *d, struct answer_files *loaded, struct diags *dg)
+{
+    return attach(d, loaded, dg, NULL);
+}
+
+int answers_attach_keep(struct deck *d, struct answer_files *loaded, struct diags *dg,
+                        struct answer_keep **keep)
+{
+    return attach(d, loaded, dg, keep);
+}
+
+static int attach(struct deck *d, struct answer_files *loaded, struct diags *dg,
+                  struct answer_keep **keep)
 {
     struct ctx c = *(struct ctx *)loaded;
     free(loaded);
@@ -1004,9 +578,14 @@ int answers_attach_loaded(struct deck *d, struct answer_files *loaded, struct di
     free(hits);
     c.dg = dg;
     prof_mark("answers: matched");
-    render_answers(&c, chosen, &pre, pre_end);
+    struct answer_keep *kept = NULL;
+    if (keep) {
+        kept = xcalloc(1, sizeof *kept);
+        kept->clean = xcalloc(d->nnotes + 1, 1);
+        kept->use_at = xcalloc(d->nnotes + 1, sizeof *kept->use_at);
+    }
+    render_answers(&c, chosen, &pre, pre_end, kept);
     prof_mark("answers: rendered");
-    free(chosen);
     free(pre_end);
     diags_free(&pre);
 
@@ -1021,6 +600,7 @@ int answers_attach_loaded(struct deck *d, struct answer_files *loaded, struct di
             if (c.secs[k].level == 2) has_h2 = 1;
         if (s->level == 1 && has_h2) continue;
         if (s->body_end <= s->body) continue;
+        c.files[s->file].orphaned = 1;
         diag_add(dg, SEV_WARNING, c.files[s->file].path, s->line, 1,
                  "answer '%s' matches no question in the index; make its heading the question's text, or link it from the index",
                  s->title);
@@ -1028,6 +608,7 @@ int answers_attach_loaded(struct deck *d, struct answer_files *loaded, struct di
     for (size_t fi = 0; fi < c.nfiles; fi++) {
         struct file *f = &c.files[fi];
         int any = f->sec_end > f->sec_first;
+        if (f->loaded && !f->used && !any) f->orphaned = 1;
         if (f->loaded && !f->used && !any)
             diag_add(dg, SEV_WARNING, f->path, 0, 0,
                      "answer file matches no question; link it from the index, give it a heading that is the question, or a 'source:' front matter naming the question's URL");
@@ -1041,23 +622,23 @@ int answers_attach_loaded(struct deck *d, struct answer_files *loaded, struct di
         diag_add(dg, SEV_WARNING, index_path, d->opt.fm_line, 1,
                  "'sanitize: false': answers go into the deck unsanitized; scripts in them will run in Anki");
 
-    for (size_t i = 0; i < c.nfiles; i++) {
-        free(c.files[i].rel);
-        free(c.files[i].path);
-        buf_release(&c.files[i].src);
-    }
-    for (size_t i = 0; i < c.nsecs; i++) {
-        free(c.secs[i].title);
-        free(c.secs[i].key);
-        free(c.secs[i].slug);
-    }
-    free(c.files);
-    free(c.secs);
     free(c.next_same);
     free(c.srcs);
     strmap_free(&c.bykey);
-    strmap_free(&c.byrel);
     strmap_free(&c.bysrc);
-    malloc_trim(0); /* the sections and maps, before the outputs are made */
-    return dg->nerrors > errors_before ? -1 : 0;
+    c.next_same = NULL;
+    c.srcs = NULL;
+    int rc = dg->nerrors > errors_before ? -1 : 0;
+    if (kept && rc == 0) {
+        for (size_t i = 0; i < c.nfiles; i++) buf_release(&c.files[i].src);
+        kept->c = c;
+        kept->chosen = chosen;
+        *keep = kept;
+    } else {
+        answers_free_files(&c);
+        strmap_free(&c.byrel);
+        free(chosen);
+        answers_keep_free(kept); /* its ctx is still empty */
+    }
+    return rc;
 }

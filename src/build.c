@@ -4,6 +4,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <malloc.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -49,8 +50,10 @@ static void *load_run(void *arg)
     return NULL;
 }
 
-int deck_load(struct deck *d, const char *dir, const struct build_opts *o,
-              struct diags *dg)
+/* deck_load(), keeping in *ak (when not NULL) what a watcher's refresh
+ * needs of the answers. */
+static int deck_load_in(struct deck *d, const char *dir, const struct build_opts *o,
+                        struct diags *dg, struct answer_keep **ak)
 {
     deck_init(d, dir);
     struct stat st;
@@ -86,7 +89,7 @@ int deck_load(struct deck *d, const char *dir, const struct build_opts *o,
     diags_init(&adg);
     if (loading) pthread_join(load_tid, NULL);
     else load.files = answers_load(d->dir);
-    if (answers_attach_loaded(d, load.files, &adg) < 0) rc = -1;
+    if (answers_attach_keep(d, load.files, &adg, ak) < 0) rc = -1;
     prof_mark("answers");
     if (threaded) pthread_join(tid, NULL);
     arena_adopt(&d->arena, &job.arena);
@@ -96,6 +99,12 @@ int deck_load(struct deck *d, const char *dir, const struct build_opts *o,
     diags_free(&job.dg);
     diags_free(&adg);
     return rc;
+}
+
+int deck_load(struct deck *d, const char *dir, const struct build_opts *o,
+              struct diags *dg)
+{
+    return deck_load_in(d, dir, o, dg, NULL);
 }
 
 char *output_path(const char *outdir, const char *slug, unsigned fmt)
@@ -140,11 +149,13 @@ struct output {
     const struct deck *d;
     const char *path;
     int answered_only;
-    char *tmp;                 /* FMT_APKG: the package written */
-    struct publish_stream ps;  /* FMT_CSV, FMT_QUIZLET */
+    char *tmp;                 /* the file written (the package; a spliced text file) */
+    struct publish_stream ps;  /* FMT_CSV, FMT_QUIZLET when streamed */
     struct diags dg;
     struct apkg_stats as;
     struct apkg_prev prev; /* FMT_APKG: the previous package */
+    struct apkg_keep **keep; /* FMT_APKG: a watcher's, or NULL */
+    size_t *rows;          /* FMT_CSV, FMT_QUIZLET: where each note's row went, or NULL */
     int rc;
 };
 
@@ -171,16 +182,16 @@ static void *make_output(void *arg)
             apkg_prev_free(&o->prev);
             o->rc = -1;
         } else {
-            o->rc = apkg_write(o->d, o->path, &o->prev, o->answered_only, o->tmp, &o->as,
-                               &o->dg);
+            o->rc = apkg_write_keep(o->d, o->path, &o->prev, o->answered_only, o->tmp, &o->as,
+                                    &o->dg, o->keep);
         }
         prof_mark("package");
         return NULL;
     }
     publish_stream_open(&o->ps, o->path);
     struct sink k = {.b = BUF_INIT, .flush = flush_to_stream, .arg = &o->ps};
-    if (o->fmt == FMT_CSV) o->rc = csv_write(o->d, o->answered_only, &k, &o->dg);
-    else o->rc = quizlet_write(o->d, o->answered_only, &k, &o->dg);
+    if (o->fmt == FMT_CSV) o->rc = csv_write_rows(o->d, o->answered_only, &k, &o->dg, o->rows);
+    else o->rc = quizlet_write_rows(o->d, o->answered_only, &k, &o->dg, o->rows);
     flush_to_stream(&k);
     buf_release(&k.b);
     prof_mark(o->fmt == FMT_CSV ? "csv" : "quizlet");
@@ -191,7 +202,7 @@ static void *make_output(void *arg)
  * to the current file).  1 ready, 0 unchanged, -1 error. */
 static int output_prepare(struct output *o, struct publish *pub, struct diags *dg)
 {
-    if (o->fmt == FMT_APKG) {
+    if (o->tmp) {
         int r = publish_prepare_written(pub, o->path, o->tmp, dg);
         free(o->tmp);
         o->tmp = NULL;
@@ -267,21 +278,372 @@ static double ms_since(const struct timespec *t0)
     return (double)(t1.tv_sec - t0->tv_sec) * 1e3 + (double)(t1.tv_nsec - t0->tv_nsec) / 1e6;
 }
 
+/* Publishes the outputs made (outs[i] for the formats with paths[i]) in
+ * two phases: every changed output is fsynced in its temporary first; only
+ * when all succeeded are they renamed, so a failure in any output replaces
+ * none.  rc: the build's so far; returns it, updated. */
+static int publish_outputs(struct output *outs, char *const *paths, const struct build_opts *o,
+                           struct build_stats *st, int rc, struct diags *dg)
+{
+    static const unsigned order[] = {FMT_APKG, FMT_CSV, FMT_QUIZLET};
+    if (rc == 0 && o->before_publish && o->before_publish(o->before_publish_arg))
+        st->discarded = 1;
+    struct publish pub[3];
+    int ready[3] = {0};
+    for (int i = 0; i < 3 && rc == 0 && !st->discarded; i++) {
+        if (!paths[i]) continue;
+        ready[i] = output_prepare(&outs[i], &pub[i], dg);
+        if (ready[i] < 0) rc = -1;
+        else st->produced |= order[i];
+    }
+    for (int i = 0; i < 3; i++) {
+        output_discard(&outs[i]);
+        if (ready[i] <= 0) continue;
+        if (rc < 0) {
+            publish_abort(&pub[i]);
+            continue;
+        }
+        int w = publish_commit(&pub[i], dg);
+        if (w < 0) rc = -1;
+        if (w > 0) st->written |= order[i];
+    }
+    if (rc < 0) st->produced = 0;
+    prof_mark("published");
+    return rc;
+}
+
+/* --- a watcher's cache ---------------------------------------------------- */
+
+/* What a file looked like: any edit, rename over it or replacement changes
+ * it (the inode, size, or nanosecond times). */
+struct sig {
+    dev_t dev;
+    ino_t ino;
+    off_t size;
+    long long mtime_ns, ctime_ns;
+    int exists;
+};
+
+static struct sig sig_of(const char *path)
+{
+    struct sig g = {0};
+    struct stat st;
+    if (stat(path, &st) == 0)
+        g = (struct sig){st.st_dev, st.st_ino, st.st_size,
+                         (long long)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec,
+                         (long long)st.st_ctim.tv_sec * 1000000000LL + st.st_ctim.tv_nsec, 1};
+    return g;
+}
+
+static int sig_eq(const struct sig *a, const struct sig *b)
+{
+    return a->exists == b->exists && a->dev == b->dev && a->ino == b->ino &&
+           a->size == b->size && a->mtime_ns == b->mtime_ns && a->ctime_ns == b->ctime_ns;
+}
+
+/* The last build of one deck, kept by `mdeck watch` so that an edit of a
+ * few answers re-renders only them and updates the outputs in place
+ * (warm_build).  Valid only after a build that published without error. */
+struct build_cache {
+    int valid;
+    char *dir, *outdir;
+    unsigned oformats;      /* as asked (0: the deck's) */
+    int answered_only;
+    struct deck d;          /* the deck as built, answers included */
+    struct answer_keep *ak;
+    struct apkg_keep *pk;
+    size_t *rows[3];        /* [1] CSV, [2] Quizlet: each note's row */
+    char *paths[3];         /* the outputs published */
+    struct sig index, lock, out[3];
+    struct sig *files;      /* the answer files, as answers_keep_path() lists them */
+    size_t nfiles;
+    struct sig *media;      /* d.media[i].path */
+    struct diags dg;        /* the build's messages: a warm build gives the same */
+    struct build_stats st;
+};
+
+struct build_cache *build_cache_new(void)
+{
+    tmpdir_clean_stale(); /* collections kept by watchers that were killed */
+    return xcalloc(1, sizeof(struct build_cache));
+}
+
+static void cache_clear(struct build_cache *c)
+{
+    if (c->valid || c->d.dir) deck_free(&c->d);
+    answers_keep_free(c->ak);
+    if (c->pk) apkg_keep_free(c->pk);
+    for (int i = 0; i < 3; i++) {
+        free(c->rows[i]);
+        free(c->paths[i]);
+    }
+    free(c->dir);
+    free(c->outdir);
+    free(c->files);
+    free(c->media);
+    diags_free(&c->dg);
+    memset(c, 0, sizeof *c);
+    diags_init(&c->dg);
+}
+
+void build_cache_free(struct build_cache *c)
+{
+    if (!c) return;
+    cache_clear(c);
+    diags_free(&c->dg);
+    free(c);
+}
+
+static void diags_copy(struct diags *dst, const struct diags *src, size_t from)
+{
+    for (size_t i = from; i < src->n; i++) {
+        const struct diag *g = &src->v[i];
+        diag_add(dst, g->sev, g->path, g->line, g->col, "%s", g->msg);
+    }
+}
+
+/* The sources' and outputs' signatures as they are now (after a build). */
+static void cache_sign(struct build_cache *c)
+{
+    char *p = xasprintf("%s/index.md", c->dir);
+    c->index = sig_of(p);
+    free(p);
+    p = xasprintf("%s/%s", c->dir, IDENTITY_FILE);
+    c->lock = sig_of(p);
+    free(p);
+    c->nfiles = answers_keep_nfiles(c->ak);
+    free(c->files);
+    c->files = xmalloc((c->nfiles + 1) * sizeof *c->files);
+    for (size_t i = 0; i < c->nfiles; i++) c->files[i] = sig_of(answers_keep_path(c->ak, i));
+    free(c->media);
+    c->media = xmalloc((c->d.nmedia + 1) * sizeof *c->media);
+    for (size_t i = 0; i < c->d.nmedia; i++) c->media[i] = sig_of(c->d.media[i].path);
+    for (int i = 0; i < 3; i++)
+        if (c->paths[i]) c->out[i] = sig_of(c->paths[i]);
+}
+
+/* 1 when nothing but answer files changed since the kept build (and the
+ * outputs are the ones it published). */
+static int cache_usable(const struct build_cache *c, const char *dir, const struct build_opts *o)
+{
+    if (!c->valid || o->dry_run || strcmp(c->dir, dir) || strcmp(c->outdir, o->outdir) ||
+        c->oformats != o->formats || c->answered_only != o->answered_only)
+        return 0;
+    char *p = xasprintf("%s/index.md", dir);
+    struct sig g = sig_of(p);
+    free(p);
+    if (!sig_eq(&g, &c->index)) return 0;
+    p = xasprintf("%s/%s", dir, IDENTITY_FILE);
+    g = sig_of(p);
+    free(p);
+    if (!sig_eq(&g, &c->lock)) return 0;
+    for (size_t i = 0; i < c->d.nmedia; i++) {
+        g = sig_of(c->d.media[i].path);
+        if (!sig_eq(&g, &c->media[i])) return 0;
+    }
+    for (int i = 0; i < 3; i++) {
+        if (!c->paths[i]) continue;
+        g = sig_of(c->paths[i]);
+        if (!sig_eq(&g, &c->out[i])) return 0;
+    }
+    return answers_same_files(c->ak, dir);
+}
+
+static int cmp_refreshed(const void *a, const void *b)
+{
+    size_t x = *(const size_t *)a, y = *(const size_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* The package updated in place, on a thread of its own. */
+struct update_job {
+    struct build_cache *c;
+    const size_t *changed;
+    size_t n;
+    struct output *o;
+};
+
+static void *update_run(void *arg)
+{
+    struct update_job *j = arg;
+    struct output *o = j->o;
+    o->tmp = publish_temp_name(o->path);
+    if (!o->tmp) {
+        o->rc = 1;
+        return NULL;
+    }
+    o->rc = apkg_update(j->c->pk, &j->c->d, j->changed, j->n, o->tmp, &o->as, &o->dg);
+    prof_mark("package updated");
+    return NULL;
+}
+
+/* A text output again, its unchanged rows copied from the published file. */
+static int splice_text(struct build_cache *c, struct output *o, int k, const size_t *changed,
+                       size_t n);
+
+struct splice_job {
+    struct build_cache *c;
+    struct output *o;
+    const size_t *changed;
+    size_t n;
+    int rc;
+};
+
+static void *splice_run(void *arg)
+{
+    struct splice_job *j = arg;
+    j->rc = splice_text(j->c, j->o, 1, j->changed, j->n);
+    return NULL;
+}
+
+static int splice_text(struct build_cache *c, struct output *o, int k, const size_t *changed,
+                       size_t n)
+{
+    o->tmp = publish_temp_name(o->path);
+    if (!o->tmp) return -1;
+    int out = open(o->tmp, O_WRONLY | O_TRUNC | O_CLOEXEC);
+    int old = open(o->path, O_RDONLY | O_CLOEXEC);
+    size_t *rows = xmalloc((c->d.nnotes + 1) * sizeof *rows);
+    int rc = out < 0 || old < 0 ? -1
+             : k == 1 ? csv_splice(&c->d, c->answered_only, old, c->rows[k], changed, n, out, rows)
+                      : quizlet_splice(&c->d, c->answered_only, old, c->rows[k], changed, n, out,
+                                       rows);
+    if (out >= 0 && close(out) < 0) rc = -1;
+    if (old >= 0) close(old);
+    if (rc == 0) {
+        free(c->rows[k]);
+        c->rows[k] = rows;
+    } else {
+        free(rows);
+    }
+    prof_mark(k == 1 ? "csv spliced" : "quizlet spliced");
+    return rc;
+}
+
+/* The build again from the kept one, when only answer files changed and
+ * their answers can be rendered again on their own (answers_refresh).
+ * 1: done, *rc its result; 0: a full build is needed; the cache is then
+ * dropped either way by the caller. */
+static int warm_build(struct build_cache *c, const char *dir, const struct build_opts *o,
+                      struct build_stats *st, struct diags *dg, int *rc)
+{
+    prof_mark("warm: start");
+    if (!cache_usable(c, dir, o)) return 0;
+    prof_mark("warm: sources checked");
+    struct refreshed r = {0};
+    int ok = 1;
+    for (size_t fi = 0; fi < c->nfiles && ok; fi++) {
+        struct sig g = sig_of(answers_keep_path(c->ak, fi));
+        if (!sig_eq(&g, &c->files[fi]) && answers_refresh(&c->d, c->ak, fi, &r) <= 0) ok = 0;
+    }
+    /* ascending, their old texts along */
+    size_t *idx = xmalloc((r.n + 1) * sizeof *idx);
+    for (size_t i = 0; i < r.n; i++) idx[i] = r.notes[i];
+    qsort(idx, r.n, sizeof *idx, cmp_refreshed);
+    /* A Quizlet card over the limit gives a message naming its length: the
+     * kept messages would no longer be the build's. */
+    for (size_t i = 0; i < r.n && ok; i++) {
+        struct note before = c->d.notes[r.notes[i]];
+        before.answer.text = r.old_text[i];
+        if (quizlet_card_warns(&before) || quizlet_card_warns(&c->d.notes[r.notes[i]])) ok = 0;
+    }
+    free(r.notes);
+    free(r.old_text);
+    prof_mark("warm: answers rendered");
+    if (!ok) {
+        free(idx);
+        return 0;
+    }
+
+    struct output outs[3];
+    for (int i = 0; i < 3; i++) {
+        outs[i] = (struct output){.fmt = 1u << i, .d = &c->d, .path = c->paths[i],
+                                  .answered_only = c->answered_only};
+        outs[i].ps.fd = outs[i].ps.old_fd = -1;
+        diags_init(&outs[i].dg);
+    }
+    struct update_job job = {c, idx, r.n, &outs[0]};
+    pthread_t tid;
+    int threaded = 0;
+    if (c->paths[0]) {
+        threaded = par_workers(2, 1) > 1 && pthread_create(&tid, NULL, update_run, &job) == 0;
+        if (!threaded) update_run(&job);
+    }
+    /* The two text files are copied by the kernel: the CSV on a thread of
+     * its own, beside the package's update. */
+    int fallback = 0;
+    struct splice_job sj = {c, &outs[1], idx, r.n, 0};
+    pthread_t stid;
+    int sthreaded = c->paths[1] && c->paths[2] && par_workers(2, 1) > 1 &&
+                    pthread_create(&stid, NULL, splice_run, &sj) == 0;
+    if (c->paths[1] && !sthreaded) splice_run(&sj);
+    if (c->paths[2] && splice_text(c, &outs[2], 2, idx, r.n) < 0) fallback = 1;
+    if (sthreaded) pthread_join(stid, NULL);
+    if (sj.rc < 0) fallback = 1;
+    if (threaded) pthread_join(tid, NULL);
+    free(idx);
+    if (c->paths[0] && outs[0].rc == 1) fallback = 1;
+    if (fallback) {
+        for (int i = 0; i < 3; i++) {
+            output_discard(&outs[i]);
+            diags_free(&outs[i].dg);
+        }
+        return 0;
+    }
+    int res = c->paths[0] ? outs[0].rc : 0;
+    for (int i = 0; i < 3; i++) {
+        if (i == 0) diags_move(dg, &outs[i].dg);
+        diags_free(&outs[i].dg);
+    }
+    if (res == 0) diags_copy(dg, &c->dg, 0);
+    *st = c->st;
+    st->added = outs[0].as.added;
+    st->changed = outs[0].as.changed;
+    st->removed = outs[0].as.removed;
+    st->written = st->produced = 0;
+    st->discarded = 0;
+    st->incremental = 1;
+    *rc = publish_outputs(outs, c->paths, o, st, res, dg);
+    if (*rc == 0 && !st->discarded) {
+        cache_sign(c); /* the kept build is now this one */
+    } else {
+        cache_clear(c); /* the deck no longer matches what is published */
+    }
+    return 1;
+}
+
 int build_deck(const char *dir, const struct build_opts *o, struct build_stats *st,
                struct diags *dg)
 {
     struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     memset(st, 0, sizeof *st);
+    struct build_cache *c = o->cache;
+    if (c) {
+        int wrc;
+        if (warm_build(c, dir, o, st, dg, &wrc)) {
+            st->ms = ms_since(&t0);
+            return wrc;
+        }
+        cache_clear(c);
+        memset(st, 0, sizeof *st);
+        c->dir = xstrdup(dir);
+        dir = c->dir;
+    }
+    size_t dg_start = dg->n;
     struct prev_ahead ahead;
     prev_start(&ahead, dir, o);
-    struct deck d;
-    int rc = deck_load(&d, dir, o, dg);
+    struct deck local, *d = c ? &c->d : &local;
+    struct answer_keep *ak = NULL;
+    struct apkg_keep *pk = NULL;
+    char *paths[3] = {0};
+    size_t *rows[3] = {0};
+    int rc = deck_load_in(d, dir, o, dg, c ? &ak : NULL);
     if (rc < 0) goto out;
-    unsigned formats = o->formats ? o->formats : d.opt.formats ? d.opt.formats : FMT_ALL;
-    st->notes = d.nnotes;
-    st->media = d.nmedia;
-    for (size_t i = 0; i < d.nnotes; i++) st->unanswered += !d.notes[i].answer.html;
+    unsigned formats = o->formats ? o->formats : d->opt.formats ? d->opt.formats : FMT_ALL;
+    st->notes = d->nnotes;
+    st->media = d->nmedia;
+    for (size_t i = 0; i < d->nnotes; i++) st->unanswered += !d->notes[i].answer.html;
     if (o->dry_run) goto out;
     if (make_dirs(o->outdir, dg) < 0) { rc = -1; goto out; }
     publish_clean_stale(o->outdir); /* temporaries of a killed run */
@@ -289,13 +651,14 @@ int build_deck(const char *dir, const struct build_opts *o, struct build_stats *
     /* Every output is made into a temporary first: a failure in any of
      * them leaves every previous file as it was. */
     static const unsigned order[] = {FMT_APKG, FMT_CSV, FMT_QUIZLET};
-    char *paths[3] = {0};
     struct output outs[3];
     for (int i = 0; i < 3; i++) {
-        outs[i] = (struct output){.fmt = order[i], .d = &d, .answered_only = o->answered_only};
+        outs[i] = (struct output){.fmt = order[i], .d = d, .answered_only = o->answered_only};
         outs[i].ps.fd = outs[i].ps.old_fd = -1;
         diags_init(&outs[i].dg);
-        if (formats & order[i]) outs[i].path = paths[i] = output_path(o->outdir, d.slug, order[i]);
+        if (formats & order[i]) outs[i].path = paths[i] = output_path(o->outdir, d->slug, order[i]);
+        if (c && i == 0) outs[i].keep = &pk;
+        if (c && i > 0 && paths[i]) outs[i].rows = rows[i] = xmalloc((d->nnotes + 1) * sizeof *rows[i]);
     }
     if (paths[0]) prev_take(&ahead, paths[0], &outs[0].prev);
     /* The package (SQLite and deflate: the largest part) is made on a
@@ -323,36 +686,44 @@ int build_deck(const char *dir, const struct build_opts *o, struct build_stats *
     st->added = outs[0].as.added;
     st->changed = outs[0].as.changed;
     st->removed = outs[0].as.removed;
-    if (rc == 0 && o->before_publish && o->before_publish(o->before_publish_arg))
-        st->discarded = 1;
-    /* Two phases: every changed output is fsynced in its temporary first;
-     * only when all succeeded are they renamed, so a failure in any output
-     * replaces none. */
-    struct publish pub[3];
-    int ready[3] = {0};
-    for (int i = 0; i < 3 && rc == 0 && !st->discarded; i++) {
-        if (!paths[i]) continue;
-        ready[i] = output_prepare(&outs[i], &pub[i], dg);
-        if (ready[i] < 0) rc = -1;
-        else st->produced |= order[i];
-    }
-    for (int i = 0; i < 3; i++) {
-        output_discard(&outs[i]);
-        if (ready[i] <= 0) continue;
-        if (rc < 0) {
-            publish_abort(&pub[i]);
-            continue;
+    rc = publish_outputs(outs, paths, o, st, rc, dg);
+    if (c && rc == 0 && !st->discarded && ak && (pk || !paths[0])) {
+        /* kept for the next build of this deck */
+        c->valid = 1;
+        c->outdir = xstrdup(o->outdir);
+        c->oformats = o->formats;
+        c->answered_only = o->answered_only;
+        c->ak = ak;
+        c->pk = pk;
+        ak = NULL;
+        pk = NULL;
+        for (int i = 0; i < 3; i++) {
+            c->paths[i] = paths[i];
+            c->rows[i] = rows[i];
+            paths[i] = NULL;
+            rows[i] = NULL;
         }
-        int w = publish_commit(&pub[i], dg);
-        if (w < 0) rc = -1;
-        if (w > 0) st->written |= order[i];
+        diags_copy(&c->dg, dg, dg_start);
+        c->st = *st;
+        cache_sign(c);
     }
-    if (rc < 0) st->produced = 0;
-    prof_mark("published");
-    for (int i = 0; i < 3; i++) free(paths[i]);
 out:
+    for (int i = 0; i < 3; i++) {
+        free(paths[i]);
+        free(rows[i]);
+    }
+    answers_keep_free(ak);
+    if (pk) apkg_keep_free(pk);
     prev_end(&ahead);
-    deck_free(&d);
+    if (!c || !c->valid) {
+        deck_free(d);
+        if (c) {
+            char *keep_dir = c->dir;
+            c->dir = NULL;
+            cache_clear(c);
+            free(keep_dir);
+        }
+    }
     /* Much of a build is malloc'd in pieces below the mmap threshold; a
      * watcher would keep that heap while it waits for the next change. */
     malloc_trim(0);

@@ -82,6 +82,7 @@ struct wdeck {
     size_t nbatch;
     struct buf last;    /* -v: the last name listed (a save is MODIFY, then
                            CLOSE_WRITE: listed once) */
+    struct build_cache *cache; /* its last build, for the next (build.h) */
 };
 
 struct watcher {
@@ -484,6 +485,8 @@ static void build_one(struct watcher *w, struct wdeck *d)
     struct build_opts bo = w->o->build;
     bo.before_publish = settle_check;
     bo.before_publish_arg = &s;
+    if (!d->cache) d->cache = build_cache_new();
+    bo.cache = d->cache;
     struct diags dg;
     diags_init(&dg);
     struct build_stats bs;
@@ -517,8 +520,9 @@ static void build_one(struct watcher *w, struct wdeck *d)
     if (d->failing) wlog(&w->log, WL_INFO, "%s: the errors are fixed", d->arg);
     struct buf line = BUF_INIT;
     buf_addf(&line, "%s: rebuilt: %zu notes (%zu added, %zu changed, %zu removed), "
-             "%zu unanswered, %.0f ms, ", d->arg,
-             bs.notes, bs.added, bs.changed, bs.removed, bs.unanswered, bs.ms);
+             "%zu unanswered, %.0f ms, %s", d->arg,
+             bs.notes, bs.added, bs.changed, bs.removed, bs.unanswered, bs.ms,
+             bs.incremental ? "changed answers only, " : "");
     if (bs.written) {
         static const char *names[] = {"apkg", "csv", "quizlet"};
         buf_adds(&line, "wrote");
@@ -589,6 +593,7 @@ static void due_now(struct watcher *w, struct wdeck *d)
 
 static void deck_free_fields(struct wdeck *d)
 {
+    build_cache_free(d->cache);
     free(d->arg);
     free(d->slug);
     free(d->root);

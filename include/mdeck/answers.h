@@ -18,6 +18,33 @@ int answers_attach(struct deck *d, struct diags *dg);
 struct answer_files;
 struct answer_files *answers_load(const char *dir);
 int answers_attach_loaded(struct deck *d, struct answer_files *files, struct diags *dg);
+/* answers_attach_loaded() that also keeps, in *keep (when it succeeds),
+ * what answers_refresh() needs: a watcher's memory of how the answers were
+ * matched.  The deck must outlive the keep. */
+struct answer_keep;
+int answers_attach_keep(struct deck *d, struct answer_files *files, struct diags *dg,
+                        struct answer_keep **keep);
+void answers_keep_free(struct answer_keep *keep);
+/* The answer files as the kept build found them: their count and paths. */
+size_t answers_keep_nfiles(const struct answer_keep *keep);
+const char *answers_keep_path(const struct answer_keep *keep, size_t fi);
+/* 1 when the deck folder dir holds the same answer files (names and kinds)
+ * as when keep was made. */
+int answers_same_files(const struct answer_keep *keep, const char *dir);
+/* Answer file fi changed on disk: when it still matches exactly as it did
+ * (same headings, same front matter sources; read without a message) and
+ * every note answered from it rendered cleanly (no message, no Cloze) and
+ * still shows the same images, those notes are rendered again in place and the ones whose answer
+ * changed are appended to r (with their previous plain text, which stays
+ * valid in the deck's arena).  1: done; 0: not possible, nothing changed
+ * (make a full build); -1: not possible and the deck is no longer the kept
+ * build's (make a full build, drop the deck and the keep). */
+struct refreshed {
+    size_t *notes;          /* indexes into d->notes, ascending per file */
+    const char **old_text;  /* their answer.text before */
+    size_t n, cap;
+};
+int answers_refresh(struct deck *d, struct answer_keep *keep, size_t fi, struct refreshed *r);
 /* Frees what answers_load() returned, when it is not attached. */
 void answers_files_free(struct answer_files *files);
 

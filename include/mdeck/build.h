@@ -19,7 +19,17 @@ struct build_opts {
      * uses it to drop a build whose sources changed while it ran. */
     int (*before_publish)(void *arg);
     void *before_publish_arg;
+    /* `mdeck watch`: the deck's last build, kept between builds; NULL for
+     * `mdeck build`.  When only answer files changed and their answers can
+     * be rendered again on their own, build_deck() renders only those and
+     * updates the outputs in place (same outputs and messages as a full
+     * build); otherwise it makes a full build and keeps that. */
+    struct build_cache *cache;
 };
+
+struct build_cache;
+struct build_cache *build_cache_new(void);
+void build_cache_free(struct build_cache *cache);
 
 struct build_stats {
     size_t notes;
@@ -30,6 +40,7 @@ struct build_stats {
     unsigned produced;  /* FMT_* bits of outputs produced */
     double ms;
     int discarded;      /* before_publish said no: nothing was written */
+    int incremental;    /* only changed answers were rendered again (cache) */
 };
 
 /* Loads a deck folder into d: index, front matter, identities, answers.

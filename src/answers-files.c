@@ -1,0 +1,410 @@
+/* answers-files.c - finding the answer files of a deck folder and reading
+ * them: each markdown file's sections (heading, level, body), on every
+ * core.  Split from answers.c, which matches and renders. */
+#include "answers-int.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <md4c.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "mdeck/frontmatter.h"
+#include "mdeck/identity.h"
+#include "mdeck/par.h"
+#include "mdeck/render.h"
+#include "mdeck/text.h"
+
+#define MAX_DEPTH 32
+
+/* --- collecting files --------------------------------------------------- */
+
+struct seen_dir { dev_t dev; ino_t ino; };
+
+static int junk_name(const char *name)
+{
+    size_t n = strlen(name);
+    return name[0] == '.' || name[0] == '#' || name[0] == '~' || name[n - 1] == '~' ||
+           strstr(name, ".sync-conflict-") != NULL || !strcmp(name, "4913");
+}
+
+static int answer_ext(const char *name)
+{
+    const char *dot = strrchr(name, '.');
+    if (!dot) return 0;
+    if (!strcmp(dot, ".md") || !strcmp(dot, ".markdown")) return 1;
+    if (!strcmp(dot, ".html") || !strcmp(dot, ".htm")) return 2;
+    return 0;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* 1 when path (inside the deck) resolves to a place inside the deck folder. */
+int answers_inside(const char *dir, const char *path)
+{
+    char *root = realpath(dir, NULL), *p = realpath(path, NULL);
+    int ok = root && p && str_starts_with(p, root) &&
+             (p[strlen(root)] == '/' || p[strlen(root)] == '\0');
+    free(root);
+    free(p);
+    return ok;
+}
+
+static void walk(struct ctx *c, const char *rel, int depth, struct seen_dir **seen,
+                 size_t *nseen, size_t *capseen)
+{
+    if (depth > MAX_DEPTH) return;
+    char *dir = *rel ? xasprintf("%s/%s", c->dir, rel) : xstrdup(c->dir);
+    struct stat st;
+    if (stat(dir, &st) < 0) goto out;
+    for (size_t i = 0; i < *nseen; i++)
+        if ((*seen)[i].dev == st.st_dev && (*seen)[i].ino == st.st_ino) goto out;
+    GROW(*seen, *nseen + 1, *capseen);
+    (*seen)[(*nseen)++] = (struct seen_dir){st.st_dev, st.st_ino};
+    DIR *dp = opendir(dir);
+    if (!dp) {
+        /* Its answers would silently go missing: an error keeps the deck. */
+        diag_add(c->dg, SEV_ERROR, dir, 0, 0, "cannot read the folder: %s", strerror(errno));
+        goto out;
+    }
+    char **names = NULL;
+    size_t n = 0, cap = 0;
+    struct dirent *e;
+    while ((e = readdir(dp))) {
+        if (junk_name(e->d_name)) continue;
+        GROW(names, n + 1, cap);
+        names[n++] = xstrdup(e->d_name);
+    }
+    closedir(dp);
+    if (n) qsort(names, n, sizeof *names, cmp_str); /* names is NULL when empty */
+    for (size_t i = 0; i < n; i++) {
+        char *r = *rel ? xasprintf("%s/%s", rel, names[i]) : xstrdup(names[i]);
+        char *full = xasprintf("%s/%s", c->dir, r);
+        struct stat ls, ts;
+        int have = lstat(full, &ls) == 0;
+        int is_link = have && S_ISLNK(ls.st_mode);
+        if (utf8_check(names[i], strlen(names[i]), NULL) < 0 &&
+            (answer_ext(names[i]) || (have && S_ISDIR(ls.st_mode)))) {
+            /* Such a name cannot be shown, linked or written to JSON. */
+            diag_add(c->dg, SEV_WARNING, full, 0, 0,
+                     "name is not valid UTF-8; skipped (rename it to use it)");
+        } else if (is_link && answer_ext(names[i]) && stat(full, &ts) < 0) {
+            diag_add(c->dg, SEV_ERROR, full, 0, 0, "symbolic link leads nowhere: %s",
+                     strerror(errno));
+        } else if (is_link && answer_ext(names[i]) && !answers_inside(c->dir, full)) {
+            /* A deck cloned from elsewhere must not read files outside it. */
+            diag_add(c->dg, SEV_ERROR, full, 0, 0,
+                     "symbolic link leaves the deck folder; answers must live inside %s", c->dir);
+        } else if (lstat(full, &ls) == 0) {
+            if (S_ISDIR(ls.st_mode)) {
+                walk(c, r, depth + 1, seen, nseen, capseen); /* never via symlinks */
+            } else if (answer_ext(names[i]) && !(depth == 0 && (!strcmp(names[i], "index.md") ||
+                                                               !strcmp(names[i], IDENTITY_FILE)))) {
+                GROW(c->files, c->nfiles + 1, c->capfiles);
+                struct file *f = &c->files[c->nfiles++];
+                memset(f, 0, sizeof *f);
+                f->rel = r;
+                f->path = full;
+                f->is_html = answer_ext(names[i]) == 2;
+                buf_init(&f->src);
+                r = full = NULL;
+            }
+        }
+        free(r);
+        free(full);
+        free(names[i]);
+    }
+    free(names);
+out:
+    free(dir);
+}
+
+/* --- reading markdown answer files ------------------------------------- */
+
+struct hscan {
+    struct ctx *c;
+    struct file *f;
+    size_t file;
+    const char *base;   /* file start */
+    const char *end;    /* file end */
+    int level;          /* inside a heading of this level (1..2), else 0 */
+    int depth;
+    struct buf text;
+    int line;
+    const char *lpos;   /* line_of_from() cache: lline is the line of lpos */
+    int lline;
+};
+
+/* answers_line_of(h->base, p), counting on from the previous call when p is past it:
+ * headings come in file order, so a file is scanned once, not once per
+ * heading. */
+static int line_of_from(struct hscan *h, const char *p)
+{
+    if (!h->lpos || p < h->lpos) {
+        h->lpos = h->base;
+        h->lline = 1;
+    }
+    for (const char *s = h->lpos; s < p; s++) h->lline += *s == '\n';
+    h->lpos = p;
+    return h->lline;
+}
+
+static int hs_enter(MD_BLOCKTYPE type, void *detail, void *user)
+{
+    struct hscan *h = user;
+    h->depth++;
+    if (type == MD_BLOCK_H && h->depth == 2) {
+        unsigned lv = ((MD_BLOCK_H_DETAIL *)detail)->level;
+        if (lv <= 2) {
+            h->level = (int)lv;
+            buf_reset(&h->text);
+            h->line = 0;
+        }
+    }
+    return 0;
+}
+
+static void slugify(const char *s, struct buf *out)
+{
+    /* GitHub-style anchors: lower case, spaces to '-', punctuation dropped
+     * (letters of every script kept). */
+    while (*s) {
+        uint32_t cp;
+        s += utf8_decode(s, &cp);
+        if (cp == ' ' || cp == '-') { buf_addc(out, '-'); continue; }
+        if (cp == '_') { buf_addc(out, '_'); continue; }
+        if (is_punct_or_space(cp)) continue;
+        if (cp >= 'A' && cp <= 'Z') cp += 32;
+        utf8_encode(out, cp);
+    }
+}
+
+static int hs_leave(MD_BLOCKTYPE type, void *detail, void *user)
+{
+    struct hscan *h = user;
+    h->depth--;
+    if (type == MD_BLOCK_H && h->level && h->depth == 1) {
+        struct file *f = h->f;
+        buf_trim(&h->text);
+        GROW(f->ls, f->nls + 1, f->capls);
+        struct section *s = &f->ls[f->nls++];
+        memset(s, 0, sizeof *s);
+        s->file = h->file;
+        s->level = h->level;
+        s->title = xstrndup(h->text.s, h->text.len);
+        /* the key comes later (section_keys): it depends on the index's
+         * front matter, which files are read without */
+        struct buf slug = BUF_INIT;
+        slugify(s->title, &slug);
+        s->slug = buf_detach(&slug);
+        s->line = h->line;
+        h->level = 0;
+    }
+    return 0;
+}
+
+static int hs_span(MD_SPANTYPE t, void *d, void *u) { return 0; }
+
+static int hs_text(MD_TEXTTYPE type, const MD_CHAR *text, MD_SIZE size, void *user)
+{
+    struct hscan *h = user;
+    if (!h->level) return 0;
+    /* md4c 0.4.8 can report text past the end of its input (see
+     * load_markdown): never count or copy anything outside the file. */
+    if (text < h->base || text > h->end || size > (size_t)(h->end - text)) return 0;
+    if (!h->line) h->line = line_of_from(h, text);
+    if (type == MD_TEXT_SOFTBR || type == MD_TEXT_BR) buf_addc(&h->text, ' ');
+    else buf_add(&h->text, text, size);
+    return 0;
+}
+
+/* Byte offset of the start of 1-based line l in s[0..len).  The cursor
+ * remembers where the previous call stopped: asked for lines in increasing
+ * order, it reads the file once. */
+struct line_cursor {
+    size_t off;
+    int cur;
+};
+
+static size_t line_start(struct line_cursor *lc, const char *s, size_t len, int l)
+{
+    if (l < lc->cur) *lc = (struct line_cursor){0, 1};
+    for (; lc->cur < l && lc->off < len; lc->off++)
+        if (s[lc->off] == '\n') lc->cur++;
+    return lc->off;
+}
+
+/* The diagnostics of file f (made on first use). */
+static struct diags *file_dg(struct file *f)
+{
+    if (!f->fdg) {
+        f->fdg = xmalloc(sizeof *f->fdg);
+        diags_init(f->fdg);
+    }
+    return f->fdg;
+}
+
+/* Reads file fi and finds its sections, touching nothing shared but the
+ * (read-only) deck: files are loaded on every core.  Strings that outlive
+ * the build go into a, the worker's arena. */
+void answers_read_one(struct ctx *c, size_t fi, struct arena *a)
+{
+    struct file *f = &c->files[fi];
+    if (read_file(f->path, &f->src) < 0) {
+        diag_add(file_dg(f), SEV_ERROR, f->path, 0, 0, "cannot read answer file: %s",
+                 read_file_error(errno));
+        return;
+    }
+    size_t bad;
+    if (utf8_check(f->src.s, f->src.len, &bad) < 0) {
+        int line, col;
+        line_col(f->src.s, bad, &line, &col);
+        diag_add(file_dg(f), SEV_ERROR, f->path, line, col,
+                 "invalid UTF-8 or NUL byte; save the file as UTF-8");
+        return;
+    }
+    const char *yaml;
+    size_t ylen, boff = 0;
+    int bline;
+    int fm = fm_split(f->src.s, f->src.len, f->path, &yaml, &ylen, &boff, &bline, file_dg(f));
+    if (fm < 0) return;
+    if (fm > 0) {
+        json_t *j = fm_parse(yaml, ylen, f->path, 2, file_dg(f));
+        if (!j) return;
+        json_t *v = json_object_get(j, "source");
+        if (!v) v = json_object_get(j, "sources");
+        if (!v) v = json_object_get(j, "url");
+        size_t n = json_is_array(v) ? json_array_size(v) : 1;
+        f->sources = arena_alloc(a, (n + 1) * sizeof *f->sources);
+        if (json_is_string(v)) f->sources[f->nsources++] = arena_strdup(a, json_string_value(v));
+        size_t i;
+        json_t *e;
+        if (json_is_array(v)) json_array_foreach(v, i, e) if (json_is_string(e))
+            f->sources[f->nsources++] = arena_strdup(a, json_string_value(e));
+        json_decref(j);
+    }
+    f->body_off = boff;
+    f->loaded = 1;
+
+    /* md4c 0.4.8 (Debian 12) reads past the end of its input after an
+     * unclosed link at the very end (render.c parses a padded copy for the
+     * same reason): the file gets NUL bytes after its text.  Found by
+     * fuzz_match once read_file stopped leaving slack in its buffers. */
+    buf_grow(&f->src, 16);
+    memset(f->src.s + f->src.len, 0, 17);
+    struct hscan h = {.c = c, .f = f, .file = fi, .base = f->src.s,
+                      .end = f->src.s + f->src.len};
+    buf_init(&h.text);
+    MD_PARSER p = {.flags = MDECK_MD_FLAGS, .enter_block = hs_enter, .leave_block = hs_leave,
+                   .enter_span = hs_span, .leave_span = hs_span, .text = hs_text};
+    md_parse(f->src.s + boff, (MD_SIZE)(f->src.len - boff), &p, &h);
+    buf_release(&h.text);
+
+    /* Bodies: from the line after a heading to the next heading of level
+     * <= 2; a heading with an empty body shares the next body of its level. */
+    struct line_cursor lc = {0, 1};
+    for (size_t i = 0; i < f->nls; i++) {
+        struct section *s = &f->ls[i];
+        if (!s->line) { s->body = s->body_end = 0; continue; }
+        size_t start = line_start(&lc, f->src.s, f->src.len, s->line + 1);
+        s->body_line = s->line + 1;
+        size_t end = i + 1 < f->nls && f->ls[i + 1].line
+                         ? line_start(&lc, f->src.s, f->src.len, f->ls[i + 1].line)
+                         : f->src.len;
+        /* a setext underline belongs to the heading */
+        size_t k = start;
+        while (k < end && (f->src.s[k] == '=' || f->src.s[k] == '-')) k++;
+        if (k > start && (k == end || f->src.s[k] == '\n' || f->src.s[k] == '\r')) {
+            while (k < end && f->src.s[k] != '\n') k++;
+            start = k < end ? k + 1 : end;
+            s->body_line++;
+        }
+        if (end < start) end = start;
+        s->body = start;
+        s->body_end = end;
+    }
+    for (size_t i = f->nls; i-- > 0;) {
+        struct section *s = &f->ls[i];
+        int empty = 1;
+        for (size_t k = s->body; k < s->body_end && empty; k++)
+            if (!strchr(" \t\r\n", f->src.s[k])) empty = 0;
+        if (empty && i + 1 < f->nls && f->ls[i + 1].level == s->level) {
+            s->body = f->ls[i + 1].body;
+            s->body_end = f->ls[i + 1].body_end;
+            s->body_line = f->ls[i + 1].body_line;
+        } else if (empty) {
+            s->body = s->body_end = 0;
+        }
+    }
+}
+
+struct load_job {
+    struct ctx *c;
+    struct arena *arenas; /* one per worker */
+};
+
+static void load_range(void *arg, size_t w, size_t begin, size_t end)
+{
+    struct load_job *j = arg;
+    for (size_t i = begin; i < end; i++)
+        if (!j->c->files[i].is_html) answers_read_one(j->c, i, &j->arenas[w]);
+}
+
+/* Reads and scans every markdown file on all cores, then merges sections
+ * and messages in file order: the same as one loop over the files. */
+void answers_read_all(struct ctx *c)
+{
+    size_t workers = par_workers(c->nfiles, 4);
+    struct load_job j = {c, xcalloc(workers, sizeof *j.arenas)};
+    for (size_t w = 0; w < workers; w++) arena_init(&j.arenas[w]);
+    par_run(c->nfiles, 4, workers, load_range, &j);
+    for (size_t w = 0; w < workers; w++) arena_adopt(&c->arena, &j.arenas[w]);
+    free(j.arenas);
+    for (size_t i = 0; i < c->nfiles; i++) {
+        struct file *f = &c->files[i];
+        if (f->is_html) f->loaded = 1;
+        f->sec_first = c->nsecs;
+        GROW(c->secs, c->nsecs + f->nls, c->capsecs);
+        if (f->nls) memcpy(c->secs + c->nsecs, f->ls, f->nls * sizeof *f->ls);
+        c->nsecs += f->nls;
+        f->sec_end = c->nsecs;
+        free(f->ls);
+        f->ls = NULL;
+        if (f->fdg) {
+            f->diagnosed = f->fdg->n > 0;
+            diags_move(c->dg, f->fdg);
+            diags_free(f->fdg);
+            free(f->fdg);
+            f->fdg = NULL;
+        }
+    }
+}
+
+/* The files and sections of c (their keys are NULL until the attach). */
+void answers_free_files(struct ctx *c)
+{
+    for (size_t i = 0; i < c->nfiles; i++) {
+        free(c->files[i].rel);
+        free(c->files[i].path);
+        buf_release(&c->files[i].src);
+    }
+    for (size_t i = 0; i < c->nsecs; i++) {
+        free(c->secs[i].title);
+        free(c->secs[i].key);
+        free(c->secs[i].slug);
+    }
+    free(c->files);
+    free(c->secs);
+}
+
+void answers_walk(struct ctx *c)
+{
+    struct seen_dir *seen = NULL;
+    size_t nseen = 0, capseen = 0;
+    walk(c, "", 0, &seen, &nseen, &capseen);
+    free(seen);
+}

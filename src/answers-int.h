@@ -1,0 +1,122 @@
+/* answers-int.h - what answers.c shares with the files it was split into:
+ * answers-files.c (finding and reading the answer files) and answers-keep.c
+ * (a watcher's refresh of changed answers).  Not an interface. */
+#ifndef MDECK_ANSWERS_INT_H
+#define MDECK_ANSWERS_INT_H
+
+#include <stddef.h>
+
+#include "mdeck/answers.h"
+#include "mdeck/util.h"
+
+
+struct file {
+    char *rel;            /* relative to the deck folder */
+    char *path;           /* deck folder + rel: what diagnostics show */
+    struct buf src;       /* contents (markdown files) */
+    size_t body_off;      /* after the front matter */
+    int is_html;
+    int loaded;           /* read and valid */
+    const char **sources; /* front matter source URLs */
+    size_t nsources;
+    int used;
+    int diagnosed;        /* reading it gave messages */
+    int orphaned;         /* it or one of its sections answers nothing */
+    size_t sec_first, sec_end; /* its sections: secs[sec_first..sec_end) */
+    /* While files are read on every core: the file's own sections and
+     * messages, merged into the context's in file order afterwards. */
+    struct section *ls;
+    size_t nls, capls;
+    struct diags *fdg;
+};
+
+struct section {
+    size_t file;
+    int level;
+    char *title;          /* heading text as written */
+    char *key;
+    char *slug;
+    int line;             /* heading line */
+    size_t body, body_end;/* byte range of the (shared) body */
+    int body_line;        /* line of the body's first byte */
+    int used;
+};
+
+struct ctx {
+    struct deck *d;       /* NULL while the files are loaded (answers_load) */
+    struct diags *dg;
+    const char *dir;      /* the deck folder */
+    struct arena arena;   /* what loading made, until d's arena takes it */
+    struct diags load_dg; /* loading's messages, until the attach */
+    struct file *files;
+    size_t nfiles, capfiles;
+    struct section *secs;
+    size_t nsecs, capsecs;
+    struct arena *raw;    /* unsanitized HTML (see answer_range) */
+    struct strmap bykey;  /* key -> first section with a body */
+    size_t *next_same;    /* section -> next one with a body and that key */
+    struct strmap byrel;  /* file rel -> index into files */
+    struct strmap bysrc;  /* front matter source URL -> first srcs entry */
+    struct srcent *srcs;  /* every (file, source) pair, in file order */
+    size_t nsrcs;
+};
+
+/* What a watcher keeps of the answers between builds (answers_refresh):
+ * the files and sections as matched (without their text), each note's
+ * choice, and whether its render was clean (no messages, no images). */
+struct answer_keep {
+    struct ctx c;
+    struct choice *chosen;
+    unsigned char *clean;  /* per note: rendered without a message */
+    size_t *use_at;        /* per note (+1): its images, use_media[use_at[i]..use_at[i+1]) */
+    size_t *use_media;     /* indexes into the deck's media, in the order shown */
+};
+
+/* One source URL of an answer file's front matter; next: the next entry
+ * with the same URL (or NONE). */
+struct srcent {
+    size_t file;
+    size_t next;
+};
+
+#define NONE ((size_t)-1)
+
+
+/* Where a note's answer comes from (answers.c matches it). */
+struct choice {
+    const char *how;
+    size_t file;        /* (size_t)-1: the index (inline) */
+    size_t sec;         /* (size_t)-1: the whole file */
+};
+
+/* answers-files.c */
+/* Lists the answer files of c->dir (sorted, subfolders too) into c->files;
+ * problems go to c->dg. */
+void answers_walk(struct ctx *c);
+/* Reads file fi and finds its sections (the keys come later); touches
+ * nothing shared, so files are read on every core; strings that outlive
+ * the build go into a. */
+void answers_read_one(struct ctx *c, size_t fi, struct arena *a);
+/* Reads every markdown file on all cores, then merges sections and
+ * messages in file order. */
+void answers_read_all(struct ctx *c);
+/* 1 when path (symbolic links resolved) is inside the folder dir. */
+int answers_inside(const char *dir, const char *path);
+/* Frees c's files and sections. */
+void answers_free_files(struct ctx *c);
+
+/* answers.c */
+/* Renders the chosen answer into n (c->d may be a worker's shadow). */
+void answers_apply(struct ctx *c, struct note *n, const struct choice *ch);
+/* Sanitizes the note's answer and cloze text into d's arena. */
+void answers_sanitize(struct deck *d, struct note *n);
+
+/* 1-based line of p in the text starting at base. */
+static inline int answers_line_of(const char *base, const char *p)
+{
+    int l = 1;
+    for (const char *s = base; s < p; s++) l += *s == '\n';
+    return l;
+}
+
+#endif

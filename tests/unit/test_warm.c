@@ -1,0 +1,270 @@
+/* test_warm.c - a watcher's build from its cache (only changed answers
+ * rendered again, the outputs updated in place) gives what a full build
+ * gives: the same package rows and media, the same CSV and Quizlet bytes,
+ * the same messages and counts.  Every case is built twice from the same
+ * previous outputs: once with the cache, once without, and compared; and
+ * the cases that cannot be done in place must fall back to a full build. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "mdeck/apkg.h"
+#include "mdeck/build.h"
+#include "mdeck/util.h"
+#include "scratch.h"
+
+#define NQ 300
+
+static char *path_in(const char *rel)
+{
+    return xasprintf("%s/%s", scratch_dir, rel);
+}
+
+/* Written as editors save: a temporary renamed over the file. */
+static void put(const char *rel, const char *text)
+{
+    char *p = path_in(rel), *tmp = xasprintf("%s.tmp~", p);
+    char *slash = strrchr(p, '/');
+    *slash = '\0';
+    char *cmd = xasprintf("mkdir -p '%s'", p);
+    assert_int_equal(system(cmd), 0);
+    *slash = '/';
+    FILE *f = fopen(tmp, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+    assert_int_equal(rename(tmp, p), 0);
+    free(cmd);
+    free(tmp);
+    free(p);
+}
+
+/* The answers of questions [from, to) as ## sections; body k of question i
+ * carries version v (edits bump it). */
+static void answers_file(const char *rel, int from, int to, const int *version)
+{
+    struct buf b = BUF_INIT;
+    for (int i = from; i < to; i++) {
+        buf_addf(&b, "## Question number %03d?\n\n", i);
+        buf_addf(&b, "Answer %03d, version %d: attention, *softmax* and `kv` cache.\n", i,
+                 version[i]);
+        for (int k = 0; k < version[i] % 3; k++) buf_adds(&b, "\nAnother paragraph added.\n");
+        if (i == 7) buf_adds(&b, "\n![diagram](../img/d.png)\n");
+        if (i == 7 && version[i]) buf_adds(&b, "\n![another](../img/e.png)\n");
+        buf_adds(&b, "\n- a list item\n- another one\n\n");
+    }
+    put(rel, b.s);
+    buf_release(&b);
+}
+
+static int version[NQ];
+
+static void make_deck(void)
+{
+    struct buf idx = BUF_INIT;
+    buf_adds(&idx, "# Warm deck\n\n");
+    for (int i = 0; i < NQ; i++) buf_addf(&idx, "- Question number %03d?\n", i);
+    put("deck/index.md", idx.s);
+    buf_release(&idx);
+    put("deck/img/d.png", "not really a png, but a file");
+    put("deck/img/e.png", "another file");
+    answers_file("deck/answers/c.md", 0, 100, version);
+    answers_file("deck/answers/b.md", 100, 200, version);
+    answers_file("deck/answers/a.md", 200, NQ, version);
+}
+
+struct result {
+    int rc;
+    struct build_stats st;
+    struct diags dg;
+};
+
+static void build(const char *out, struct build_cache *cache, struct result *r)
+{
+    char *dir = path_in("deck"), *outdir = path_in(out);
+    struct build_opts o = {.outdir = outdir, .write_lock = 1, .cache = cache};
+    diags_init(&r->dg);
+    r->rc = build_deck(dir, &o, &r->st, &r->dg);
+    free(dir);
+    free(outdir);
+}
+
+static void copy_outputs(const char *from, const char *to)
+{
+    char *cmd = xasprintf("rm -rf '%s/%s' && cp -a '%s/%s' '%s/%s'", scratch_dir, to, scratch_dir,
+                          from, scratch_dir, to);
+    assert_int_equal(system(cmd), 0);
+    free(cmd);
+}
+
+static void same_file(const char *a, const char *b)
+{
+    char *pa = path_in(a), *pb = path_in(b);
+    struct buf x = BUF_INIT, y = BUF_INIT;
+    assert_int_equal(read_file(pa, &x), 0);
+    assert_int_equal(read_file(pb, &y), 0);
+    if (x.len != y.len || memcmp(x.s, y.s, x.len)) fail_msg("%s and %s differ", a, b);
+    buf_release(&x);
+    buf_release(&y);
+    free(pa);
+    free(pb);
+}
+
+/* The packages' notes, cards and media, field by field. */
+static void same_package(const char *a, const char *b)
+{
+    char *pa = path_in(a), *pb = path_in(b);
+    struct apkg_info x, y;
+    struct diags dg;
+    diags_init(&dg);
+    assert_int_equal(apkg_read(pa, &x, &dg), 0);
+    assert_int_equal(apkg_read(pb, &y, &dg), 0);
+    assert_int_equal(x.nnotes, y.nnotes);
+    for (size_t i = 0; i < x.nnotes; i++) {
+        const struct apkg_note *m = &x.notes[i], *n = &y.notes[i];
+        assert_true(m->id == n->id && m->mid == n->mid && m->mod == n->mod);
+        assert_string_equal(m->guid, n->guid);
+        assert_string_equal(m->tags, n->tags);
+        assert_string_equal(m->flds, n->flds);
+        assert_string_equal(m->sfld, n->sfld);
+        assert_int_equal(m->csum, n->csum);
+    }
+    assert_int_equal(x.ncards, y.ncards);
+    assert_memory_equal(x.cards, y.cards, x.ncards * sizeof *x.cards);
+    assert_string_equal(x.decks_json, y.decks_json);
+    assert_string_equal(x.models_json, y.models_json);
+    assert_string_equal(x.col_conf_json, y.col_conf_json);
+    assert_int_equal(x.nmedia, y.nmedia);
+    for (size_t i = 0; i < x.nmedia; i++) {
+        assert_string_equal(x.media_names[i], y.media_names[i]);
+        assert_int_equal(x.media_sizes[i], y.media_sizes[i]);
+    }
+    apkg_info_free(&x);
+    apkg_info_free(&y);
+    diags_free(&dg);
+    free(pa);
+    free(pb);
+}
+
+static void same_result(const struct result *w, const struct result *c)
+{
+    assert_int_equal(w->rc, c->rc);
+    assert_int_equal(w->dg.n, c->dg.n);
+    for (size_t i = 0; i < w->dg.n; i++) {
+        assert_int_equal(w->dg.v[i].sev, c->dg.v[i].sev);
+        assert_int_equal(w->dg.v[i].line, c->dg.v[i].line);
+        assert_string_equal(w->dg.v[i].msg, c->dg.v[i].msg);
+    }
+    assert_int_equal(w->st.notes, c->st.notes);
+    assert_int_equal(w->st.added, c->st.added);
+    assert_int_equal(w->st.changed, c->st.changed);
+    assert_int_equal(w->st.removed, c->st.removed);
+    assert_int_equal(w->st.unanswered, c->st.unanswered);
+    assert_int_equal(w->st.media, c->st.media);
+    /* The package's bytes differ (rows updated in place against a new
+     * collection): only the text outputs' writes can be compared. */
+    assert_int_equal(w->st.written & ~FMT_APKG, c->st.written & ~FMT_APKG);
+    assert_int_equal(w->st.produced, c->st.produced);
+}
+
+/* One step: "warm" holds the cached build's outputs; "cold" gets a copy
+ * first, then the same sources are built both ways at the same clock. */
+static void step(struct build_cache *cache, long now, int incremental)
+{
+    copy_outputs("warm", "cold");
+    char t[32];
+    snprintf(t, sizeof t, "%ld", now);
+    setenv("MDECK_NOW", t, 1);
+    struct result w, c;
+    build("warm", cache, &w);
+    build("cold", NULL, &c);
+    assert_int_equal(w.st.incremental, incremental);
+    assert_int_equal(c.st.incremental, 0);
+    same_result(&w, &c);
+    same_package("warm/deck.apkg", "cold/deck.apkg");
+    same_file("warm/deck.csv", "cold/deck.csv");
+    same_file("warm/deck.quizlet.txt", "cold/deck.quizlet.txt");
+    diags_free(&w.dg);
+    diags_free(&c.dg);
+}
+
+static void test_warm_builds_equal_full_builds(void **state)
+{
+    memset(version, 0, sizeof version);
+    make_deck();
+    struct build_cache *cache = build_cache_new();
+    setenv("MDECK_NOW", "1800000000", 1);
+    struct result first;
+    build("warm", cache, &first);
+    assert_int_equal(first.rc, 0);
+    assert_int_equal(first.st.incremental, 0);
+    diags_free(&first.dg);
+
+    /* one answer edited; then several in two files, the first and last of
+     * each, one growing by two paragraphs */
+    version[150]++;
+    answers_file("deck/answers/b.md", 100, 200, version);
+    step(cache, 1800000100, 1);
+    version[100]++;
+    version[199] += 2;
+    version[200]++;
+    version[299]++;
+    answers_file("deck/answers/b.md", 100, 200, version);
+    answers_file("deck/answers/a.md", 200, NQ, version);
+    step(cache, 1800000200, 1);
+    /* saved without a change */
+    answers_file("deck/answers/a.md", 200, NQ, version);
+    step(cache, 1800000300, 1);
+    /* nothing touched at all */
+    step(cache, 1800000400, 1);
+    /* beside an answer showing an image: in place (the same images); the
+     * image answer showing one more image: a full build (the deck's media
+     * list changes); the next edit is in place again */
+    version[8]++;
+    answers_file("deck/answers/c.md", 0, 100, version);
+    step(cache, 1800000450, 1);
+    version[7]++;
+    answers_file("deck/answers/c.md", 0, 100, version);
+    step(cache, 1800000500, 0);
+    version[120]++;
+    answers_file("deck/answers/b.md", 100, 200, version);
+    step(cache, 1800000600, 1);
+    /* a heading renamed: the matching may change, a full build */
+    struct buf b = BUF_INIT;
+    answers_file("deck/answers/a.md", 200, NQ, version);
+    char *p = path_in("deck/answers/a.md");
+    assert_int_equal(read_file(p, &b), 0);
+    free(p);
+    buf_addc(&b, '\0');
+    char *h = strstr(b.s, "## Question number 201?");
+    assert_non_null(h);
+    memcpy(h, "## Question number 999?", 23);
+    put("deck/answers/a.md", b.s);
+    buf_release(&b);
+    step(cache, 1800000700, 0);
+    /* a new answer file: a full build */
+    put("deck/answers/d.md", "## Question number 201?\n\nBack again.\n");
+    step(cache, 1800000800, 0);
+    step(cache, 1800000900, 1);
+    /* the index edited: a full build */
+    put("deck/index.md", "# Warm deck\n\n- Question number 001?\n- Question number 002?\n");
+    step(cache, 1800001000, 0);
+    build_cache_free(cache);
+    unsetenv("MDECK_NOW");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_warm_builds_equal_full_builds, scratch_setup,
+                                        scratch_teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
