@@ -5,6 +5,7 @@
 #define MDECK_ANSWERS_INT_H
 
 #include <stddef.h>
+#include <sys/stat.h>
 
 #include "mdeck/answers.h"
 #include "mdeck/util.h"
@@ -22,6 +23,7 @@ struct file {
     int used;
     int diagnosed;        /* reading it gave messages */
     int orphaned;         /* it or one of its sections answers nothing */
+    struct stat st;       /* the file right before it was read (st_ino 0: none) */
     size_t sec_first, sec_end; /* its sections: secs[sec_first..sec_end) */
     /* While files are read on every core: the file's own sections and
      * messages, merged into the context's in file order afterwards. */

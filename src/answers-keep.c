@@ -32,6 +32,11 @@ const char *answers_keep_path(const struct answer_keep *k, size_t fi)
     return k->c.files[fi].path;
 }
 
+const struct stat *answers_keep_stat(const struct answer_keep *k, size_t fi)
+{
+    return &k->c.files[fi].st;
+}
+
 int answers_same_files(const struct answer_keep *k, const char *dir)
 {
     struct ctx t = {.dir = dir};
@@ -49,7 +54,8 @@ int answers_same_files(const struct answer_keep *k, const char *dir)
 
 /* File fi read again into t: 1 when it matches exactly as the kept one did
  * (same sections by level, title, key, slug and emptiness; same sources;
- * read without a message). */
+ * read without a message; when the file drew a "matches no question"
+ * message, its sections on the same lines, as the message names them). */
 static int reload_same(struct deck *d, const struct answer_keep *k, size_t fi, struct ctx *t)
 {
     const struct file *of = &k->c.files[fi];
@@ -76,7 +82,8 @@ static int reload_same(struct deck *d, const struct answer_keep *k, size_t fi, s
         question_clean(d, NULL, b->title, &clean);
         text_key(clean.s, &key);
         same = a->level == b->level && !strcmp(a->title, b->title) && !strcmp(a->key, key.s) &&
-               !strcmp(a->slug, b->slug) && (a->body_end > a->body) == (b->body_end > b->body);
+               !strcmp(a->slug, b->slug) && (a->body_end > a->body) == (b->body_end > b->body) &&
+               (!of->orphaned || a->line == b->line);
     }
     buf_release(&clean);
     buf_release(&key);
@@ -106,7 +113,7 @@ static void reload_free(struct ctx *t)
 int answers_refresh(struct deck *d, struct answer_keep *k, size_t fi, struct refreshed *r)
 {
     struct file *of = &k->c.files[fi];
-    if (of->is_html || of->diagnosed || of->orphaned || !of->loaded) return 0;
+    if (of->is_html || of->diagnosed || !of->loaded) return 0;
     for (size_t ni = 0; ni < d->nnotes; ni++)
         if (k->chosen[ni].how && k->chosen[ni].file == fi &&
             (!k->clean[ni] || d->notes[ni].cloze))
@@ -118,6 +125,7 @@ int answers_refresh(struct deck *d, struct answer_keep *k, size_t fi, struct ref
     }
     /* From here on the kept deck changes: any surprise makes it unusable. */
     struct file *nf = &t.files[0];
+    of->st = nf->st;
     of->src = nf->src;
     buf_init(&nf->src);
     of->body_off = nf->body_off;

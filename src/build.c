@@ -315,29 +315,57 @@ static int publish_outputs(struct output *outs, char *const *paths, const struct
 /* --- a watcher's cache ---------------------------------------------------- */
 
 /* What a file looked like: any edit, rename over it or replacement changes
- * it (the inode, size, or nanosecond times). */
+ * it (the inode, size, or nanosecond times).  Taken before the file is
+ * read, never after: an edit landing between the read and the signature
+ * would otherwise look like the version built.  A file changed less than
+ * a second before its signature was taken is "racy": file times advance in
+ * coarse ticks, so an edit in the same tick would keep the same times; it
+ * is read again at the next build whatever its signature says (as git
+ * does with its index). */
 struct sig {
     dev_t dev;
     ino_t ino;
     off_t size;
     long long mtime_ns, ctime_ns;
     int exists;
+    int racy;
 };
 
-static struct sig sig_of(const char *path)
+#define RACY_NS 1000000000LL
+
+static long long wall_ns(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_REALTIME, &t);
+    return (long long)t.tv_sec * 1000000000LL + t.tv_nsec;
+}
+
+/* The signature of a stat taken at taken_ns (st_ino 0: the file was
+ * missing). */
+static struct sig sig_from(const struct stat *st, long long taken_ns)
 {
     struct sig g = {0};
-    struct stat st;
-    if (stat(path, &st) == 0)
-        g = (struct sig){st.st_dev, st.st_ino, st.st_size,
-                         (long long)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec,
-                         (long long)st.st_ctim.tv_sec * 1000000000LL + st.st_ctim.tv_nsec, 1};
+    if (!st->st_ino && !st->st_dev) return g;
+    g = (struct sig){st->st_dev, st->st_ino, st->st_size,
+                     (long long)st->st_mtim.tv_sec * 1000000000LL + st->st_mtim.tv_nsec,
+                     (long long)st->st_ctim.tv_sec * 1000000000LL + st->st_ctim.tv_nsec, 1, 0};
+    long long newest = g.mtime_ns > g.ctime_ns ? g.mtime_ns : g.ctime_ns;
+    g.racy = taken_ns - newest < RACY_NS;
     return g;
 }
 
+static struct sig sig_of(const char *path)
+{
+    struct stat st;
+    long long now = wall_ns();
+    if (stat(path, &st) < 0) memset(&st, 0, sizeof st);
+    return sig_from(&st, now);
+}
+
+/* 1 when b (taken now) shows a as unchanged and a can be trusted. */
 static int sig_eq(const struct sig *a, const struct sig *b)
 {
-    return a->exists == b->exists && a->dev == b->dev && a->ino == b->ino &&
+    return !a->racy && a->exists == b->exists && a->dev == b->dev && a->ino == b->ino &&
            a->size == b->size && a->mtime_ns == b->mtime_ns && a->ctime_ns == b->ctime_ns;
 }
 
@@ -360,6 +388,7 @@ struct build_cache {
     struct sig *media;      /* d.media[i].path */
     struct diags dg;        /* the build's messages: a warm build gives the same */
     struct build_stats st;
+    long long read_ns;      /* when the kept build (or refresh) began reading */
 };
 
 struct build_cache *build_cache_new(void)
@@ -402,24 +431,23 @@ static void diags_copy(struct diags *dst, const struct diags *src, size_t from)
     }
 }
 
-/* The sources' and outputs' signatures as they are now (after a build). */
+/* The answer files' and images' signatures, from the stats taken right
+ * before they were read; the outputs', as published. */
 static void cache_sign(struct build_cache *c)
 {
-    char *p = xasprintf("%s/index.md", c->dir);
-    c->index = sig_of(p);
-    free(p);
-    p = xasprintf("%s/%s", c->dir, IDENTITY_FILE);
-    c->lock = sig_of(p);
-    free(p);
     c->nfiles = answers_keep_nfiles(c->ak);
     free(c->files);
     c->files = xmalloc((c->nfiles + 1) * sizeof *c->files);
-    for (size_t i = 0; i < c->nfiles; i++) c->files[i] = sig_of(answers_keep_path(c->ak, i));
+    for (size_t i = 0; i < c->nfiles; i++)
+        c->files[i] = sig_from(answers_keep_stat(c->ak, i), c->read_ns);
     free(c->media);
     c->media = xmalloc((c->d.nmedia + 1) * sizeof *c->media);
-    for (size_t i = 0; i < c->d.nmedia; i++) c->media[i] = sig_of(c->d.media[i].path);
+    for (size_t i = 0; i < c->d.nmedia; i++) c->media[i] = sig_from(&c->d.media[i].st, c->read_ns);
     for (int i = 0; i < 3; i++)
-        if (c->paths[i]) c->out[i] = sig_of(c->paths[i]);
+        if (c->paths[i]) {
+            c->out[i] = sig_of(c->paths[i]);
+            c->out[i].racy = 0; /* ours, just written: their times are now */
+        }
 }
 
 /* 1 when nothing but answer files changed since the kept build (and the
@@ -432,19 +460,19 @@ static int cache_usable(const struct build_cache *c, const char *dir, const stru
     char *p = xasprintf("%s/index.md", dir);
     struct sig g = sig_of(p);
     free(p);
-    if (!sig_eq(&g, &c->index)) return 0;
+    if (!sig_eq(&c->index, &g)) return 0;
     p = xasprintf("%s/%s", dir, IDENTITY_FILE);
     g = sig_of(p);
     free(p);
-    if (!sig_eq(&g, &c->lock)) return 0;
+    if (!sig_eq(&c->lock, &g)) return 0;
     for (size_t i = 0; i < c->d.nmedia; i++) {
         g = sig_of(c->d.media[i].path);
-        if (!sig_eq(&g, &c->media[i])) return 0;
+        if (!sig_eq(&c->media[i], &g)) return 0;
     }
     for (int i = 0; i < 3; i++) {
         if (!c->paths[i]) continue;
         g = sig_of(c->paths[i]);
-        if (!sig_eq(&g, &c->out[i])) return 0;
+        if (!sig_eq(&c->out[i], &g)) return 0;
     }
     return answers_same_files(c->ak, dir);
 }
@@ -532,9 +560,10 @@ static int warm_build(struct build_cache *c, const char *dir, const struct build
     prof_mark("warm: sources checked");
     struct refreshed r = {0};
     int ok = 1;
+    c->read_ns = wall_ns();
     for (size_t fi = 0; fi < c->nfiles && ok; fi++) {
         struct sig g = sig_of(answers_keep_path(c->ak, fi));
-        if (!sig_eq(&g, &c->files[fi]) && answers_refresh(&c->d, c->ak, fi, &r) <= 0) ok = 0;
+        if (!sig_eq(&c->files[fi], &g) && answers_refresh(&c->d, c->ak, fi, &r) <= 0) ok = 0;
     }
     /* ascending, their old texts along */
     size_t *idx = xmalloc((r.n + 1) * sizeof *idx);
@@ -631,6 +660,14 @@ int build_deck(const char *dir, const struct build_opts *o, struct build_stats *
         dir = c->dir;
     }
     size_t dg_start = dg->n;
+    struct sig index_sig = {0};
+    if (c) {
+        /* before anything is read (see struct sig) */
+        c->read_ns = wall_ns();
+        char *p = xasprintf("%s/index.md", dir);
+        index_sig = sig_of(p);
+        free(p);
+    }
     struct prev_ahead ahead;
     prev_start(&ahead, dir, o);
     struct deck local, *d = c ? &c->d : &local;
@@ -705,6 +742,13 @@ int build_deck(const char *dir, const struct build_opts *o, struct build_stats *
         }
         diags_copy(&c->dg, dg, dg_start);
         c->st = *st;
+        c->index = index_sig;
+        /* mdeck.lock is ours: this build may have written it (the watcher
+         * never builds for it); as it is now, then */
+        char *lp = xasprintf("%s/%s", dir, IDENTITY_FILE);
+        c->lock = sig_of(lp);
+        free(lp);
+        c->lock.racy = 0;
         cache_sign(c);
     }
 out:

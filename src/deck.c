@@ -164,6 +164,8 @@ const char *deck_add_media(struct deck *d, const char *path)
     size_t at;
     if (strmap_get(&d->media_of_path, path, &at)) return media_used(d, at);
     struct buf data = BUF_INIT;
+    struct stat st;
+    if (stat(path, &st) < 0) memset(&st, 0, sizeof st);
     if (read_file(path, &data) < 0 || data.len == 0) {
         buf_release(&data);
         return NULL;
@@ -191,7 +193,7 @@ const char *deck_add_media(struct deck *d, const char *path)
     snprintf(name, sizeof name, "mdeck-%.20s%s", hx, ext); /* 80 bits: 20 digits */
     uint64_t size = data.len;
     buf_release(&data);
-    struct media m = {NULL, arena_strdup(&d->arena, path), size};
+    struct media m = {NULL, arena_strdup(&d->arena, path), size, st};
     if (strmap_get(&d->media_at, name, &at)) { /* the same content under another path */
         strmap_put(&d->media_of_path, m.path, at);
         return media_used(d, at);

@@ -28,11 +28,15 @@ void answers_keep_free(struct answer_keep *keep);
 /* The answer files as the kept build found them: their count and paths. */
 size_t answers_keep_nfiles(const struct answer_keep *keep);
 const char *answers_keep_path(const struct answer_keep *keep, size_t fi);
+/* The file as it was right before the kept build (or refresh) read it. */
+struct stat;
+const struct stat *answers_keep_stat(const struct answer_keep *keep, size_t fi);
 /* 1 when the deck folder dir holds the same answer files (names and kinds)
  * as when keep was made. */
 int answers_same_files(const struct answer_keep *keep, const char *dir);
 /* Answer file fi changed on disk: when it still matches exactly as it did
- * (same headings, same front matter sources; read without a message) and
+ * (same headings, same front matter sources; read without a message; the
+ * same heading lines when one of its sections answers nothing) and
  * every note answered from it rendered cleanly (no message, no Cloze) and
  * still shows the same images, those notes are rendered again in place and the ones whose answer
  * changed are appended to r (with their previous plain text, which stays

@@ -9,6 +9,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
 
 #include "mdeck/arena.h"
 #include "mdeck/util.h"
@@ -81,6 +82,7 @@ struct media {
     const char *name;  /* name inside the package: content hash + extension */
     const char *path;  /* file to copy it from */
     uint64_t size;
+    struct stat st;    /* the file as it was right before it was read */
 };
 
 struct deck {
