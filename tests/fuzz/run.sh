@@ -44,7 +44,8 @@ fi
 SAN='-fsanitize=address,undefined -fno-sanitize-recover=undefined'
 make --no-print-directory -s B=$B CC=clang CFLAGS='-O1 -g -fno-omit-frame-pointer' \
     EXTRA_CFLAGS="-fsanitize=fuzzer-no-link $SAN" $B/libmdeck.a || exit 2
-PKGS="sqlite3 libzip libxml-2.0 md4c jansson yaml-0.1 nettle zlib"
+# the libraries the Makefile links (one list, so they cannot drift apart)
+PKGS=$(sed -n "s/^PKGS *:= *//p" Makefile)
 for t in $targets; do
     src=tests/fuzz/fuzz_$t.c
     [ -f "$src" ] || { echo "fuzz: no harness $src" >&2; exit 2; }
