@@ -688,21 +688,15 @@ char *pkg_deck_print(const struct deck *d)
     return buf_detach(&b);
 }
 
-/* Where the collection of a kept build lives: a private file in $TMPDIR,
- * else beside the package (never "<zip>-collection": a full build made
- * while this keep lives would take that name). */
-static char *keep_path(const char *zip_path)
+/* Where the collection of a kept build lives: a private file in $TMPDIR
+ * (named with our pid, so that a killed watcher's is cleaned up), never
+ * beside the package, where a crash would leave it among the outputs.
+ * NULL when it cannot be made: the build is then not kept. */
+static char *keep_path(void)
 {
     char *path;
     int fd = tmpdir_keep_file(&path);
-    if (fd < 0) {
-        path = xasprintf("%s-collection-XXXXXX", zip_path);
-        fd = mkstemp(path);
-    }
-    if (fd < 0) {
-        free(path);
-        return NULL;
-    }
+    if (fd < 0) return NULL;
     close(fd);
     return path;
 }
@@ -793,13 +787,10 @@ int apkg_write_keep(const struct deck *d, const char *prev_path, struct apkg_pre
     assign_ids(&p);
     prof_mark("package: notes");
     if (rc == 0 && pkg_load_media(&p, dg) < 0) rc = -1;
-    char *db_path = keep ? keep_path(zip_path) : xasprintf("%s-collection", zip_path);
+    char *db_path = keep ? keep_path() : NULL;
     if (!db_path) {
-        diag_add(dg, SEV_ERROR, p.out_path, 0, 0,
-                 "cannot create a temporary file in $TMPDIR or beside %s: %s "
-                 "(the previous file is kept)", zip_path, strerror(errno));
-        pkg_free(&p);
-        return -1;
+        keep = NULL; /* $TMPDIR takes no file: made as by apkg_write(), not kept */
+        db_path = xasprintf("%s-collection", zip_path);
     }
     struct pdeflate_set *set = keep ? pdeflate_set_new(1) : NULL;
     if (rc == 0 && pkg_write_collection(&p, db_path, dg) < 0) rc = -1;

@@ -281,10 +281,50 @@ static void test_warm_builds_equal_full_builds(void **state)
     unsetenv("MDECK_NOW");
 }
 
+/* Where $TMPDIR takes no file, the package's collection cannot be kept:
+ * every build is a full one, with the same results. */
+static void test_no_tmpdir_means_full_builds(void **state)
+{
+    memset(version, 0, sizeof version);
+    make_deck();
+    usleep(1100000);
+    const char *old = getenv("TMPDIR");
+    char *saved = old ? xstrdup(old) : NULL;
+    setenv("TMPDIR", "/nonexistent-mdeck-tmpdir", 1);
+    struct build_cache *cache = build_cache_new();
+    setenv("MDECK_NOW", "1800000000", 1);
+    struct result first;
+    build("warm", cache, &first);
+    assert_int_equal(first.rc, 0);
+    diags_free(&first.dg);
+    version[150]++;
+    answers_file("deck/answers/b.md", 100, 200, version);
+    struct result w;
+    build("warm", cache, &w);
+    assert_int_equal(w.rc, 0);
+    assert_int_equal(w.st.incremental, 0);
+    diags_free(&w.dg);
+    build_cache_free(cache);
+    if (saved) setenv("TMPDIR", saved, 1);
+    else unsetenv("TMPDIR");
+    free(saved);
+    /* what it made is what a full build makes */
+    copy_outputs("warm", "cold");
+    struct result c;
+    build("cold", NULL, &c);
+    assert_int_equal(c.rc, 0);
+    diags_free(&c.dg);
+    same_package("warm/deck.apkg", "cold/deck.apkg");
+    same_file("warm/deck.csv", "cold/deck.csv");
+    unsetenv("MDECK_NOW");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_warm_builds_equal_full_builds, scratch_setup,
+                                        scratch_teardown),
+        cmocka_unit_test_setup_teardown(test_no_tmpdir_means_full_builds, scratch_setup,
                                         scratch_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
