@@ -56,6 +56,7 @@ int cmd_build(int argc, char **argv)
         return usage_error("build", "no decks: give deck folders, or run where ./decks/*/index.md exist");
     }
     int status = EXIT_OK;
+    if (!o.dry_run) tmpdir_clean_stale(); /* what killed builds left in $TMPDIR */
     for (size_t i = 0; i < n; i++) {
         struct diags dg;
         diags_init(&dg);

@@ -318,10 +318,11 @@ void prof_mark(const char *stage)
     last = now;
 }
 
-int tmpdir_file(char **name)
+/* $TMPDIR/<prefix>-<pid>-XXXXXX, made. */
+static int tmpdir_make(const char *prefix, char **name)
 {
     const char *dir = getenv("TMPDIR");
-    *name = xasprintf("%s/mdeck-apkg-XXXXXX", dir && *dir ? dir : "/tmp");
+    *name = xasprintf("%s/%s-%ld-XXXXXX", dir && *dir ? dir : "/tmp", prefix, (long)getpid());
     int fd = mkstemp(*name);
     if (fd < 0) {
         int e = errno;
@@ -332,18 +333,28 @@ int tmpdir_file(char **name)
     return fd;
 }
 
+int tmpdir_file(char **name)
+{
+    return tmpdir_make("mdeck-apkg", name);
+}
+
 int tmpdir_keep_file(char **name)
 {
-    const char *dir = getenv("TMPDIR");
-    *name = xasprintf("%s/mdeck-keep-%ld-XXXXXX", dir && *dir ? dir : "/tmp", (long)getpid());
-    int fd = mkstemp(*name);
-    if (fd < 0) {
-        int e = errno;
-        free(*name);
-        *name = NULL;
-        errno = e;
+    return tmpdir_make("mdeck-keep", name);
+}
+
+/* The pid in "<prefix>-<pid>-XXXXXX" when name is one of ours, else 0. */
+static long tmpdir_pid(const char *name)
+{
+    static const char *const prefixes[] = {"mdeck-apkg-", "mdeck-keep-"};
+    for (size_t i = 0; i < 2; i++) {
+        size_t n = strlen(prefixes[i]);
+        if (strncmp(name, prefixes[i], n)) continue;
+        char *end;
+        long pid = strtol(name + n, &end, 10);
+        return end > name + n && *end == '-' && pid > 0 ? pid : 0;
     }
-    return fd;
+    return 0;
 }
 
 void tmpdir_clean_stale(void)
@@ -354,11 +365,9 @@ void tmpdir_clean_stale(void)
     if (!dp) return;
     struct dirent *e;
     while ((e = readdir(dp))) {
-        if (strncmp(e->d_name, "mdeck-keep-", 11)) continue;
-        char *end;
-        long pid = strtol(e->d_name + 11, &end, 10);
-        if (end == e->d_name + 11 || *end != '-' || pid <= 0) continue;
-        if (pid == (long)getpid() || kill((pid_t)pid, 0) == 0 || errno == EPERM) continue;
+        long pid = tmpdir_pid(e->d_name);
+        if (!pid || pid == (long)getpid() || kill((pid_t)pid, 0) == 0 || errno == EPERM)
+            continue;
         char *p = xasprintf("%s/%s", dir, e->d_name);
         unlink(p);
         free(p);

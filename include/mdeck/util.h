@@ -116,8 +116,8 @@ void prof_mark(const char *stage);
  * with errno set when it cannot be made. */
 int tmpdir_file(char **name);
 /* The same for a file a long-running process keeps (a watcher's kept
- * collection): its name carries the pid, so that tmpdir_clean_stale()
- * can remove it once that process is gone (killed, crashed). */
+ * collection).  Both names carry the pid, so that tmpdir_clean_stale()
+ * removes them once that process is gone (killed, crashed). */
 int tmpdir_keep_file(char **name);
 void tmpdir_clean_stale(void);
 

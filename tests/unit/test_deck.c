@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <sys/wait.h>
 
 #include "mdeck/arena.h"
 #include "mdeck/deck.h"
@@ -246,6 +248,45 @@ static void test_clean_span(void **state)
     buf_release(&b);
 }
 
+/* What killed runs leave in $TMPDIR is removed, what live ones own is not. */
+static void test_tmpdir_clean_stale(void **state)
+{
+    const char *old = getenv("TMPDIR");
+    char *saved = old ? xstrdup(old) : NULL;
+    setenv("TMPDIR", scratch_dir, 1);
+    pid_t child = fork();
+    if (child == 0) _exit(0);
+    assert_true(child > 0);
+    assert_int_equal(waitpid(child, NULL, 0), child); /* a pid no one has */
+    char *dead_apkg = xasprintf("%s/mdeck-apkg-%ld-aaaaaa", scratch_dir, (long)child);
+    char *dead_keep = xasprintf("%s/mdeck-keep-%ld-bbbbbb", scratch_dir, (long)child);
+    char *live = xasprintf("%s/mdeck-keep-1-cccccc", scratch_dir);
+    char *mine = NULL, *other = xasprintf("%s/mdeck-apkg-notapid", scratch_dir);
+    int fd = tmpdir_keep_file(&mine);
+    assert_true(fd >= 0);
+    close(fd);
+    const char *files[] = {dead_apkg, dead_keep, live, other};
+    for (size_t i = 0; i < 4; i++) {
+        FILE *f = fopen(files[i], "w");
+        assert_non_null(f);
+        fclose(f);
+    }
+    tmpdir_clean_stale();
+    assert_int_equal(access(dead_apkg, F_OK), -1);
+    assert_int_equal(access(dead_keep, F_OK), -1);
+    assert_int_equal(access(live, F_OK), 0);  /* pid 1 lives */
+    assert_int_equal(access(mine, F_OK), 0);  /* ours */
+    assert_int_equal(access(other, F_OK), 0); /* not a name of ours */
+    if (saved) setenv("TMPDIR", saved, 1);
+    else unsetenv("TMPDIR");
+    free(saved);
+    free(dead_apkg);
+    free(dead_keep);
+    free(live);
+    free(mine);
+    free(other);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -255,6 +296,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_many_media, scratch_setup, scratch_teardown),
         cmocka_unit_test(test_par_run_visits_every_item_once),
         cmocka_unit_test(test_clean_span),
+        cmocka_unit_test_setup_teardown(test_tmpdir_clean_stale, scratch_setup, scratch_teardown),
         cmocka_unit_test_setup_teardown(test_read_file_sizes, scratch_setup, scratch_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
