@@ -41,20 +41,6 @@ static char *col_str(sqlite3_stmt *st, int i)
     return xstrdup(s ? (const char *)s : "");
 }
 
-static int write_all(int fd, const char *p, size_t len)
-{
-    while (len) {
-        ssize_t n = write(fd, p, len);
-        if (n < 0) {
-            if (errno == EINTR) continue;
-            return -1;
-        }
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
 /* A deflated entry inflated by ISA-L, three times as fast as zlib through
  * libzip: the entry is read as stored and its size and CRC-32 checked here
  * (libzip would check them).  0, or -1 with a diagnostic. */

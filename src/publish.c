@@ -26,20 +26,6 @@ static int same_content(const char *path, const void *data, size_t len)
     return same;
 }
 
-static int write_all(int fd, const char *p, size_t len)
-{
-    while (len) {
-        ssize_t n = write(fd, p, len);
-        if (n < 0) {
-            if (errno == EINTR) continue;
-            return -1;
-        }
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
 static void publish_free(struct publish *p)
 {
     free(p->path);
@@ -148,29 +134,6 @@ int publish_prepare(struct publish *p, const char *path, const void *data,
     return 1;
 }
 
-/* Copies the first n bytes of in (all of it when n < 0) to the end of out.
- * 0, or -1 with errno set (EIO when in ends before n bytes). */
-static int copy_fd(int in, int out, long long n)
-{
-    char *x = xmalloc(1 << 20);
-    int rc = 0;
-    for (long long off = 0; (n < 0 || off < n) && rc == 0;) {
-        size_t want = n < 0 || n - off >= (1 << 20) ? (size_t)1 << 20 : (size_t)(n - off);
-        ssize_t got = pread(in, x, want, (off_t)off);
-        if (got < 0 && errno == EINTR) continue;
-        if (got == 0 && n < 0) break;
-        if (got <= 0) {
-            if (got == 0) errno = EIO; /* the file shrank under us */
-            rc = -1;
-        } else {
-            rc = write_all(out, x, (size_t)got);
-            off += got;
-        }
-    }
-    free(x);
-    return rc;
-}
-
 /* 1 when the files at a and b hold the same bytes. */
 static int same_files(const char *a, const char *b)
 {
@@ -218,7 +181,7 @@ int publish_prepare_written(struct publish *p, const char *path, const char *tmp
          * copy beside the target, so that the rename stays atomic. */
         fd = make_temp(p, dg);
         int in = fd < 0 ? -1 : open(tmp, O_RDONLY | O_CLOEXEC);
-        if (fd >= 0 && (in < 0 || copy_fd(in, fd, -1) < 0)) err = errno;
+        if (fd >= 0 && (in < 0 || copy_range(in, 0, -1, fd) < 0)) err = errno;
         if (in >= 0) close(in);
         unlink(tmp);
         if (fd < 0) {
@@ -261,7 +224,7 @@ static void diverge(struct publish_stream *s)
         s->p.tmp = NULL;
         return;
     }
-    if (s->off && copy_fd(s->old_fd, s->fd, s->off) < 0) s->err = errno ? errno : EIO;
+    if (s->off && copy_range(s->old_fd, 0, s->off, s->fd) < 0) s->err = errno ? errno : EIO;
 }
 
 void publish_stream_write(struct publish_stream *s, const void *data, size_t len)

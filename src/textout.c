@@ -271,42 +271,6 @@ int quizlet_write(const struct deck *d, int answered_only, struct sink *k, struc
 
 /* --- splicing ------------------------------------------------------------ */
 
-static int write_all(int fd, const char *p, size_t len)
-{
-    while (len) {
-        ssize_t n = write(fd, p, len);
-        if (n < 0) {
-            if (errno == EINTR) continue;
-            return -1;
-        }
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
-/* Copies len bytes of in, from offset off, through a buffer. */
-static int copy_by_reading(int in, size_t off, size_t len, int out)
-{
-    enum { CHUNK = 1 << 20 };
-    char *x = xmalloc(len < CHUNK ? len : CHUNK);
-    int rc = 0;
-    while (len && rc == 0) {
-        ssize_t got = pread(in, x, len < CHUNK ? len : CHUNK, (off_t)off);
-        if (got < 0 && errno == EINTR) continue;
-        if (got <= 0) {
-            if (got == 0) errno = EIO; /* the old file shrank under us */
-            rc = -1;
-            break;
-        }
-        rc = write_all(out, x, (size_t)got);
-        off += (size_t)got;
-        len -= (size_t)got;
-    }
-    free(x);
-    return rc;
-}
-
 /* Copies len bytes of in, from offset off, to out's position.  In the
  * kernel when it can (copy_file_range: no trip through user space, and no
  * copy at all where the file system shares extents); by read and write
@@ -320,7 +284,7 @@ static int copy_span(int in, size_t off, size_t len, int out)
     while (len) {
         ssize_t got = copy_file_range(in, &pos, out, NULL, len, 0);
         if (got < 0 && errno == EINTR) continue;
-        if (got <= 0) return copy_by_reading(in, (size_t)pos, len, out);
+        if (got <= 0) return copy_range(in, (long long)pos, (long long)len, out);
         len -= (size_t)got;
     }
     return 0;

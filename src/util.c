@@ -318,6 +318,43 @@ void prof_mark(const char *stage)
     last = now;
 }
 
+int write_all(int fd, const void *data, size_t len)
+{
+    const char *p = data;
+    while (len) {
+        ssize_t n = write(fd, p, len);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            return -1;
+        }
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+int copy_range(int in, long long off, long long n, int out)
+{
+    enum { CHUNK = 1 << 20 };
+    char *x = xmalloc(CHUNK);
+    int rc = 0;
+    for (long long done = 0; (n < 0 || done < n) && rc == 0;) {
+        size_t want = n < 0 || n - done >= CHUNK ? (size_t)CHUNK : (size_t)(n - done);
+        ssize_t got = pread(in, x, want, (off_t)(off + done));
+        if (got < 0 && errno == EINTR) continue;
+        if (got == 0 && n < 0) break;
+        if (got <= 0) {
+            if (got == 0) errno = EIO; /* the file shrank under us */
+            rc = -1;
+        } else {
+            rc = write_all(out, x, (size_t)got);
+            done += got;
+        }
+    }
+    free(x);
+    return rc;
+}
+
 /* $TMPDIR/<prefix>-<pid>-XXXXXX, made. */
 static int tmpdir_make(const char *prefix, char **name)
 {

@@ -115,6 +115,14 @@ void prof_mark(const char *stage);
  * (open for reading and writing) and *name, which the caller frees; -1
  * with errno set when it cannot be made. */
 int tmpdir_file(char **name);
+
+/* Writes all len bytes (write(2) again after a short write or EINTR): 0,
+ * or -1 with errno set. */
+int write_all(int fd, const void *data, size_t len);
+/* Copies n bytes of in from offset off (n < 0: to its end) to out's
+ * position, through a buffer: 0, or -1 with errno set (EIO when in ends
+ * before n bytes). */
+int copy_range(int in, long long off, long long n, int out);
 /* The same for a file a long-running process keeps (a watcher's kept
  * collection).  Both names carry the pid, so that tmpdir_clean_stale()
  * removes them once that process is gone (killed, crashed). */
