@@ -23,6 +23,7 @@
 
 #include "mdeck/anki-model.h"
 #include "mdeck/apkg.h"
+#include "scratch.h"
 #include "mdeck/deck.h"
 #include "mdeck/hash.h"
 #include "mdeck/util.h"
@@ -62,22 +63,7 @@ static const unsigned char png[] = {
 
 static char tmpdir[4096];
 
-static void set_now(int64_t t)
-{
-    char s[32];
-    snprintf(s, sizeof s, "%lld", (long long)t);
-    setenv("MDECK_NOW", s, 1);
-}
-
 static char *tmp_path(const char *name) { return xasprintf("%s/%s", tmpdir, name); }
-
-static void write_bytes(const char *path, const void *p, size_t n)
-{
-    FILE *f = fopen(path, "wb");
-    assert_non_null(f);
-    assert_int_equal(fwrite(p, 1, n, f), n);
-    assert_int_equal(fclose(f), 0);
-}
 
 static int group_setup(void **state)
 {
@@ -88,7 +74,7 @@ static int group_setup(void **state)
     mkdir(deckdir, 0755);
     free(deckdir);
     char *p = tmp_path("mydeck/dot.PNG");
-    write_bytes(p, png, sizeof png);
+    scratch_write_bytes(p, png, sizeof png);
     free(p);
     return 0;
 }
@@ -197,7 +183,7 @@ static void build_file(const struct deck *d, const char *path, int answered_only
 {
     struct buf b = BUF_INIT;
     build(d, path, answered_only, &b, st);
-    write_bytes(path, b.s, b.len);
+    scratch_write_bytes(path, b.s, b.len);
     buf_release(&b);
 }
 
@@ -222,7 +208,7 @@ static void pkg_open(struct pkg *p, const char *path)
     assert_int_equal(zip_fread(zf, data, st.size), (zip_int64_t)st.size);
     zip_fclose(zf);
     p->dbpath = tmp_path("check.anki2");
-    write_bytes(p->dbpath, data, st.size);
+    scratch_write_bytes(p->dbpath, data, st.size);
     free(data);
     assert_int_equal(sqlite3_open_v2(p->dbpath, &p->db, SQLITE_OPEN_READONLY, NULL),
                      SQLITE_OK);
@@ -451,7 +437,7 @@ static void test_card_ords(void **state)
 
 static void test_package_layout(void **state)
 {
-    set_now(T0);
+    scratch_set_now(T0);
     struct deck d;
     make_deck(&d);
     char *path = tmp_path("layout.apkg");
@@ -705,7 +691,7 @@ static void test_package_layout(void **state)
 /* Reversed decks use the Basic+Reversed type: card 2 only with an answer. */
 static void test_reversed(void **state)
 {
-    set_now(T0);
+    scratch_set_now(T0);
     struct deck d;
     make_deck(&d);
     d.opt.reversed = 1;
@@ -729,7 +715,7 @@ static void test_reversed(void **state)
 
 static void test_answered_only(void **state)
 {
-    set_now(T0);
+    scratch_set_now(T0);
     struct deck d;
     make_deck(&d);
     char *path = tmp_path("answered.apkg");
@@ -755,7 +741,7 @@ static void test_answered_only(void **state)
  * the same way; a rebuild on top of the previous package too. */
 static void test_deterministic(void **state)
 {
-    set_now(T0);
+    scratch_set_now(T0);
     struct deck a, b;
     make_deck(&a);
     make_deck(&b);
@@ -766,9 +752,9 @@ static void test_deterministic(void **state)
     assert_memory_equal(x.s, y.s, x.len);
 
     char *path = tmp_path("det.apkg");
-    write_bytes(path, x.s, x.len);
+    scratch_write_bytes(path, x.s, x.len);
     /* Later, nothing changed: identical bytes (nothing depends on "now"). */
-    set_now(T0 + 5 * DAY);
+    scratch_set_now(T0 + 5 * DAY);
     build(&a, path, 0, &y, NULL);
     assert_int_equal(x.len, y.len);
     assert_memory_equal(x.s, y.s, x.len);
@@ -784,7 +770,7 @@ static void test_deterministic(void **state)
  * fields, and the fields themselves on request from the kept collection. */
 static void test_read_slim(void **state)
 {
-    set_now(T0);
+    scratch_set_now(T0);
     struct deck a;
     make_deck(&a);
     char *path = tmp_path("slim.apkg");
@@ -831,7 +817,7 @@ static void test_read_slim(void **state)
 
 static void test_rebuild_mod(void **state)
 {
-    set_now(T0);
+    scratch_set_now(T0);
     struct deck d;
     make_deck(&d);
     char *path = tmp_path("rebuild.apkg");
@@ -843,7 +829,7 @@ static void test_rebuild_mod(void **state)
     assert_int_equal(apkg_read(path, &before, &dg), 0);
 
     /* Time moves on, one answer is edited. */
-    set_now(T0 + 1000);
+    scratch_set_now(T0 + 1000);
     d.notes[N_BASIC].answer.html = "<p>edited</p>";
     struct apkg_stats st;
     build_file(&d, path, 0, &st);
@@ -873,7 +859,7 @@ static void test_rebuild_mod(void **state)
     }
 
     /* With the clock behind the previous mod, a change still moves forward. */
-    set_now(T0 + 10);
+    scratch_set_now(T0 + 10);
     d.notes[N_BASIC].answer.html = "<p>edited again</p>";
     build_file(&d, path, 0, &st);
     struct apkg_info again;
@@ -882,7 +868,7 @@ static void test_rebuild_mod(void **state)
         if (!strcmp(again.notes[i].guid, edited))
             assert_int_equal(again.notes[i].mod, T0 + 1001);
     /* A tag change is a change too. */
-    set_now(T0 + 2000);
+    scratch_set_now(T0 + 2000);
     note_add_tag(&d, &d.notes[N_CLOZE], "newtag");
     build_file(&d, path, 0, &st);
     assert_int_equal(st.changed, 1);
@@ -908,7 +894,7 @@ static const struct apkg_note *find_note(const struct apkg_info *in, const char 
 
 static void test_removed_notes(void **state)
 {
-    set_now(T0);
+    scratch_set_now(T0);
     struct deck d;
     make_deck(&d);
     char *cloze = note_guid_of(&d, N_CLOZE);
@@ -918,7 +904,7 @@ static void test_removed_notes(void **state)
 
     /* The cloze question is deleted from the index. */
     const int64_t t1 = T0 + 100;
-    set_now(t1);
+    scratch_set_now(t1);
     drop_note(&d, N_CLOZE);
     struct apkg_stats st;
     build_file(&d, path, 0, &st);
@@ -958,7 +944,7 @@ static void test_removed_notes(void **state)
     /* Ten days later, nothing changed: the same bytes. */
     struct buf prev = BUF_INIT, now = BUF_INIT;
     assert_int_equal(read_file(path, &prev), 0);
-    set_now(t1 + 10 * DAY);
+    scratch_set_now(t1 + 10 * DAY);
     build(&d, path, 0, &now, &st);
     assert_int_equal(st.removed, 0);
     assert_int_equal(st.kept_removed, 1);
@@ -966,7 +952,7 @@ static void test_removed_notes(void **state)
     assert_memory_equal(prev.s, now.s, prev.len);
 
     /* Past MDECK_REMOVED_KEEP_DAYS it is dropped, and its model with it. */
-    set_now(t1 + (MDECK_REMOVED_KEEP_DAYS + 1) * DAY);
+    scratch_set_now(t1 + (MDECK_REMOVED_KEEP_DAYS + 1) * DAY);
     build_file(&d, path, 0, &st);
     assert_int_equal(st.dropped, 1);
     assert_int_equal(st.kept_removed + st.removed, 0);
@@ -989,7 +975,7 @@ static void test_removed_notes(void **state)
  * comes back loses the tag. */
 static void test_removed_deck_gone(void **state)
 {
-    set_now(T0);
+    scratch_set_now(T0);
     struct deck d;
     make_deck(&d);
     char *img = note_guid_of(&d, N_IMAGE);
@@ -998,7 +984,7 @@ static void test_removed_deck_gone(void **state)
     build_file(&d, path, 0, NULL);
     deck_free(&d);
 
-    set_now(T0 + 50);
+    scratch_set_now(T0 + 50);
     make_deck_in(&d, 0); /* no Top::Sub any more */
     drop_note(&d, N_IMAGE);
     struct apkg_stats st;
@@ -1018,7 +1004,7 @@ static void test_removed_deck_gone(void **state)
     deck_free(&d);
 
     /* The question is back: same guid, tag gone, mod moves again. */
-    set_now(T0 + 80);
+    scratch_set_now(T0 + 80);
     make_deck_in(&d, 0);
     build_file(&d, path, 0, &st);
     assert_int_equal(st.changed, 1);
@@ -1037,9 +1023,9 @@ static void test_removed_deck_gone(void **state)
 
 static void test_prev_unreadable(void **state)
 {
-    set_now(T0);
+    scratch_set_now(T0);
     char *path = tmp_path("garbage.apkg");
-    write_bytes(path, "not a zip", 9);
+    scratch_write_bytes(path, "not a zip", 9);
     struct deck d;
     make_deck(&d);
     struct diags dg;
@@ -1060,7 +1046,7 @@ static void test_prev_unreadable(void **state)
 /* Many notes: ids unique and in range even with collisions resolved. */
 static void test_many_notes(void **state)
 {
-    set_now(T0);
+    scratch_set_now(T0);
     struct deck d;
     char *dir = tmp_path("big");
     deck_init(&d, dir);
@@ -1137,12 +1123,12 @@ static int read_fails(const char *path, const char *needle)
 /* The collection of a package we built, as bytes. */
 static void our_collection(struct buf *coll, struct buf *pkgbytes)
 {
-    set_now(T0);
+    scratch_set_now(T0);
     struct deck d;
     make_deck(&d);
     build(&d, NULL, 0, pkgbytes, NULL);
     char *path = tmp_path("src.apkg");
-    write_bytes(path, pkgbytes->s, pkgbytes->len);
+    scratch_write_bytes(path, pkgbytes->s, pkgbytes->len);
     struct pkg p;
     pkg_open(&p, path);
     pkg_close(&p);
@@ -1168,10 +1154,10 @@ static void test_read_hostile(void **state)
 
     unlink(path);
     assert_true(read_fails(path, "cannot open"));
-    write_bytes(path, "", 0);
+    scratch_write_bytes(path, "", 0);
     assert_true(read_fails(path, NULL));
     static const char pkjunk[] = "PK\x03\x04garbage";
-    write_bytes(path, pkjunk, sizeof pkjunk - 1);
+    scratch_write_bytes(path, pkjunk, sizeof pkjunk - 1);
     assert_true(read_fails(path, NULL));
 
     static const char junk[] = "this is not sqlite at all, not even a little bit";
@@ -1235,7 +1221,7 @@ static void test_read_hostile(void **state)
 
     /* truncated packages and flipped bytes: errors, never crashes */
     for (size_t cut = 0; cut < pk.len; cut += pk.len / 37 + 1) {
-        write_bytes(path, pk.s, cut);
+        scratch_write_bytes(path, pk.s, cut);
         assert_true(read_fails(path, NULL));
     }
     uint32_t seed = 12345;
@@ -1252,7 +1238,7 @@ static void test_read_hostile(void **state)
             seed = seed * 1103515245u + 12345u;
             mut.s[at] = (char)(seed >> 16);
         }
-        write_bytes(path, mut.s, mut.len);
+        scratch_write_bytes(path, mut.s, mut.len);
         read_fails(path, NULL); /* either outcome; must not crash */
     }
     /* a valid zip around a damaged database: SQLite's turn */
@@ -1322,7 +1308,7 @@ static void test_read_inflate_checks(void **state)
         struct buf m = BUF_INIT;
         buf_add(&m, z.s, z.len);
         m.s[data + clen * (size_t)k / 8] ^= 0x5a;
-        write_bytes(path, m.s, m.len);
+        scratch_write_bytes(path, m.s, m.len);
         assert_true(read_fails(path, "damaged"));
         buf_release(&m);
     }
@@ -1339,7 +1325,7 @@ static void test_checker_fails(void **state)
     struct buf coll = BUF_INIT, pk = BUF_INIT;
     our_collection(&coll, &pk);
     char *dbp = tmp_path("broken.anki2");
-    write_bytes(dbp, coll.s, coll.len);
+    scratch_write_bytes(dbp, coll.s, coll.len);
     sqlite3 *db;
     assert_int_equal(sqlite3_open(dbp, &db), SQLITE_OK);
     assert_int_equal(sqlite3_exec(db, "UPDATE notes SET csum = csum + 1", NULL, NULL, NULL),

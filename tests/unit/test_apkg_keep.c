@@ -45,22 +45,7 @@ static const unsigned char png[] = {
     0x44, 0xae, 0x42, 0x60, 0x82,
 };
 
-static void set_now(int64_t t)
-{
-    char s[32];
-    snprintf(s, sizeof s, "%lld", (long long)t);
-    setenv("MDECK_NOW", s, 1);
-}
-
 static char *path_in(const char *name) { return xasprintf("%s/%s", scratch_dir, name); }
-
-static void write_bytes(const char *path, const void *p, size_t n)
-{
-    FILE *f = fopen(path, "wb");
-    assert_non_null(f);
-    assert_int_equal(fwrite(p, 1, n, f), n);
-    assert_int_equal(fclose(f), 0);
-}
 
 /* The kept collections go to a $TMPDIR of the test's own, so that the test
  * can see them come and go. */
@@ -124,7 +109,7 @@ static void make_deck(struct deck *d, int reversed)
     char *dir = path_in("deck");
     mkdir(dir, 0755);
     char *img = path_in("deck/dot.png");
-    write_bytes(img, png, sizeof png);
+    scratch_write_bytes(img, png, sizeof png);
     deck_init(d, dir);
     d->name = "Keep";
     d->desc_html = "<p>kept</p>";
@@ -250,7 +235,7 @@ static void open_pkg(struct opened *o, const char *path, const char *dbname)
     assert_int_equal(b.s[18], 1);
     assert_int_equal(b.s[19], 1);
     o->dbpath = path_in(dbname);
-    write_bytes(o->dbpath, b.s, b.len);
+    scratch_write_bytes(o->dbpath, b.s, b.len);
     buf_release(&b);
     assert_int_equal(sqlite3_open_v2(o->dbpath, &o->db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
 }
@@ -359,7 +344,7 @@ static void update_and_check(struct apkg_keep *k, const struct deck *d, const si
 {
     static int round;
     char *upd = path_in("upd.apkg"), *fullp = path_in("full.apkg");
-    set_now(t);
+    scratch_set_now(t);
     if (update(k, d, changed, n, upd, u) != 0) fail_msg("apkg_update returned %d", u->rc);
     struct result f;
     full(d, *prev, fullp, answered_only, &f);
@@ -387,7 +372,7 @@ static size_t deflated(const struct apkg_keep *k, size_t *pieces)
  * $TMPDIR, and apkg_keep_free removes it. */
 static void test_keep_same_bytes(void **state)
 {
-    set_now(T0);
+    scratch_set_now(T0);
     struct deck d;
     make_deck(&d, 0);
     char *a = path_in("a.apkg"), *b = path_in("b.apkg");
@@ -417,7 +402,7 @@ static void test_keep_same_bytes(void **state)
 /* Several updates in a row on one keep, each equal to a full build. */
 static void test_updates_equal_full(void **state)
 {
-    set_now(T0);
+    scratch_set_now(T0);
     struct deck d;
     make_deck(&d, 0);
     char *prev = path_in("prev0.apkg");
@@ -442,7 +427,7 @@ static void test_updates_equal_full(void **state)
     unsigned char png2[sizeof png];
     memcpy(png2, png, sizeof png);
     png2[sizeof png - 1] ^= 1;
-    write_bytes(img, png2, sizeof png2);
+    scratch_write_bytes(img, png2, sizeof png2);
     const char *media = deck_add_media(&d, img);
     assert_non_null(media);
     free(img);
@@ -491,7 +476,7 @@ static void test_updates_equal_full(void **state)
  * young; once a full build would drop it, the update falls back. */
 static void test_removed_notes(void **state)
 {
-    set_now(T0);
+    scratch_set_now(T0);
     struct deck d;
     make_deck(&d, 0);
     char *p0 = path_in("p0.apkg"), *prev = path_in("k.apkg");
@@ -500,7 +485,7 @@ static void test_removed_notes(void **state)
     /* note 10 and 11 leave the index */
     memmove(&d.notes[10], &d.notes[12], (d.nnotes - 12) * sizeof *d.notes);
     d.nnotes -= 2;
-    set_now(T0 + DAY);
+    scratch_set_now(T0 + DAY);
     struct apkg_keep *k = write_keep(&d, p0, prev, 0, &r);
     assert_int_equal(r.st.removed, 2);
 
@@ -511,7 +496,7 @@ static void test_removed_notes(void **state)
 
     /* 31 days after their removal a full build drops them */
     char *upd = path_in("late.apkg");
-    set_now(T0 + 32 * DAY);
+    scratch_set_now(T0 + 32 * DAY);
     assert_int_equal(update(k, &d, one, 1, upd, &u), 1);
     struct stat st;
     assert_true(stat(upd, &st) < 0); /* nothing written */
@@ -527,14 +512,14 @@ static void test_removed_notes(void **state)
 static void expect_fallback(struct deck *d, int reversed, int answered_only,
                             void (*change)(struct deck *d, size_t *i))
 {
-    set_now(T0);
+    scratch_set_now(T0);
     make_deck(d, reversed);
     char *path = path_in("k.apkg"), *upd = path_in("fb.apkg");
     struct result r, u;
     struct apkg_keep *k = write_keep(d, NULL, path, answered_only, &r);
     size_t i = 300;
     change(d, &i);
-    set_now(T0 + DAY);
+    scratch_set_now(T0 + DAY);
     assert_int_equal(update(k, d, &i, 1, upd, &u), 1);
     struct stat st;
     assert_true(stat(upd, &st) < 0);
@@ -613,7 +598,7 @@ static void test_fallback_deck_changed(void **state)
 /* answered_only and reversed notes still update when the cards stay. */
 static void test_update_answered_only_reversed(void **state)
 {
-    set_now(T0);
+    scratch_set_now(T0);
     struct deck d;
     make_deck(&d, 1);
     char *prev = path_in("prev0.apkg");
@@ -697,26 +682,26 @@ static void test_piece_set(void **state)
     unsigned char *p = xmalloc(3 * mib);
     fill(p, 3 * mib, 7);
     char *data = path_in("data");
-    write_bytes(data, p, n);
+    scratch_write_bytes(data, p, n);
     struct pdeflate_set *set = pdeflate_set_new(1);
     check_set(set, data, 2, 2);
     check_set(set, data, 2, 0); /* unchanged: nothing deflated */
     p[n - mib / 2] ^= 0x55;     /* in the last piece only */
-    write_bytes(data, p, n);
+    scratch_write_bytes(data, p, n);
     check_set(set, data, 2, 1);
     p[mib - 100] ^= 0x55;       /* in piece 0 and the dictionary of piece 1 */
-    write_bytes(data, p, n);
+    scratch_write_bytes(data, p, n);
     check_set(set, data, 2, 2);
     /* grown by a few bytes: the former last piece, unchanged, must end with
      * a sync flush now instead of ending the stream */
-    write_bytes(data, p, n + 100);
+    scratch_write_bytes(data, p, n + 100);
     check_set(set, data, 3, 2);
     /* shrunk back: piece 1 is the last one again, piece 2 is gone */
-    write_bytes(data, p, n);
+    scratch_write_bytes(data, p, n);
     check_set(set, data, 2, 1);
-    write_bytes(data, p, 0);
+    scratch_write_bytes(data, p, 0);
     check_set(set, data, 1, 1);
-    write_bytes(data, p, 3 * mib);
+    scratch_write_bytes(data, p, 3 * mib);
     check_set(set, data, 3, 3);
     pdeflate_set_free(set);
     free(data);

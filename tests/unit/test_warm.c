@@ -196,9 +196,7 @@ static void same_result(const struct result *w, const struct result *c)
 static void step(struct build_cache *cache, long now, int incremental)
 {
     copy_outputs("warm", "cold");
-    char t[32];
-    snprintf(t, sizeof t, "%ld", now);
-    setenv("MDECK_NOW", t, 1);
+    scratch_set_now(now);
     struct result w, c;
     build("warm", cache, &w);
     build("cold", NULL, &c);
