@@ -30,9 +30,9 @@ int cmd_build(int argc, char **argv)
         {0, 0, 0, 0}};
     struct build_opts o = {.outdir = "out", .write_lock = 1};
     int quiet = 0, c;
-    optind = 1;
+    optind = 0; /* options may follow the decks: a full getopt reset */
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "+o:f:qh", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "o:f:qh", opts, NULL)) != -1) {
         switch (c) {
         case 'o': o.outdir = optarg; break;
         case 'f': {

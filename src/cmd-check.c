@@ -122,9 +122,9 @@ int cmd_check(int argc, char **argv)
     static const struct option opts[] = {
         {"json", no_argument, NULL, 'j'}, {"help", no_argument, NULL, 'h'}, {0, 0, 0, 0}};
     int as_json = 0, c;
-    optind = 1;
+    optind = 0; /* options may follow the decks: a full getopt reset */
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
         case 'j': as_json = 1; break;
         case 'h': print_help("check", stdout); return EXIT_OK;

@@ -284,8 +284,8 @@ int cmd_inspect(int argc, char **argv)
     };
     int json = 0, c;
     opterr = 0;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+    optind = 0; /* options may follow the file: a full getopt reset */
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
         case 'j': json = 1; break;
         case 'h': print_help("inspect", stdout); return EXIT_OK;
@@ -293,22 +293,8 @@ int cmd_inspect(int argc, char **argv)
             return usage_error("inspect", "unknown option '%s'", argv[optind - 1]);
         }
     }
-    /* Options may also follow the file: mdeck inspect x.apkg --json. */
-    const char *path = NULL;
-    for (int i = optind; i < argc; i++) {
-        if (!strcmp(argv[i], "--json")) {
-            json = 1;
-        } else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            print_help("inspect", stdout);
-            return EXIT_OK;
-        } else if (argv[i][0] == '-' && argv[i][1]) {
-            return usage_error("inspect", "unknown option '%s'", argv[i]);
-        } else if (path) {
-            return usage_error("inspect", "give exactly one .apkg file");
-        } else {
-            path = argv[i];
-        }
-    }
+    if (argc - optind > 1) return usage_error("inspect", "give exactly one .apkg file");
+    const char *path = optind < argc ? argv[optind] : NULL;
     if (!path) return usage_error("inspect", "give the .apkg file to inspect");
 
     struct apkg_info info;

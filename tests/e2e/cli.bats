@@ -109,6 +109,28 @@ assert len(set(ids)) == 4
     [ "$(stat -c %i "$SCRATCH/out/d.apkg")" = "$ino" ]
 }
 
+@test "options may follow the deck folders, as with GNU tools; -- ends them" {
+    small_deck "$SCRATCH/d"
+    run "$MDECK" build "$SCRATCH/d" -q -o "$SCRATCH/out" --format csv
+    [ "$status" -eq 0 ]
+    [ -z "$output" ]
+    [ -s "$SCRATCH/out/d.csv" ] && [ ! -e "$SCRATCH/out/d.apkg" ]
+    [ ! -e "$SCRATCH/d/out" ] && [ ! -e "./-o" ]
+    run "$MDECK" check "$SCRATCH/d" --json
+    [ "$status" -eq 0 ]
+    [[ "$output" == *'"version": 1'* ]]
+    run "$MDECK" build -o "$SCRATCH/out" -- "$SCRATCH/d" -q
+    [ "$status" -eq 1 ]
+    [[ "$output" == *"-q: error: not a deck folder"* ]]
+    "$MDECK" build -q -o "$SCRATCH/out" "$SCRATCH/d"
+    run "$MDECK" inspect "$SCRATCH/out/d.apkg" --json
+    [ "$status" -eq 0 ]
+    [[ "$output" == *'"notes"'* ]]
+    run "$MDECK" inspect -- --json
+    [ "$status" -eq 1 ]
+    [[ "$output" == "--json: error: "* ]]
+}
+
 @test "--format picks outputs; the front matter can too" {
     small_deck "$SCRATCH/d"
     run "$MDECK" build -o "$SCRATCH/out" --format csv "$SCRATCH/d"
