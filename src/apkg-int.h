@@ -42,7 +42,7 @@ struct pnote {
     char *tags;        /* "" or " a b " */
     int64_t id, mod;
     size_t deck;       /* index into pkg.decks */
-    int *ords;         /* card ordinals, ascending (arena) */
+    const int *ords;   /* card ordinals, ascending (arena, or static: {0}) */
     size_t nords;
 };
 

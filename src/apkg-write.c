@@ -21,6 +21,9 @@
 #include "mdeck/par.h"
 #include "mdeck/pdeflate.h"
 
+
+/* SQLite's page cache for the build's collection, in KiB. */
+#define PKG_CACHE_KIB "2048"
 /* The zip timestamp of every entry: 2020-01-01 00:00 (MS-DOS format). */
 #define ZIP_DOS_DATE ((uint16_t)((2020 - 1980) << 9 | 1 << 5 | 1))
 #define ZIP_DOS_TIME ((uint16_t)0)
@@ -423,11 +426,16 @@ int pkg_write_collection(struct pkg *p, const char *path, struct diags *dg)
     /* Rollback-journal format (header bytes 18/19 = 1): importers copy the
      * file as it is; WAL would leave them an empty collection.  No journal
      * and no syncs: the file is private to this build and thrown away when
-     * the build fails; the package made from it is fsynced. */
+     * the build fails; the package made from it is fsynced.  A 2 MiB
+     * page cache: rows come in id order, so the pages filled are written
+     * once and not read again until the indexes are made; a larger cache
+     * only held the whole collection of a small deck in memory (16 MiB
+     * cost 6-11 MB of peak memory at 1k-10k notes and saved no time at
+     * 100k, where the 127 MB file spills either way). */
     if (sqlite3_exec(db,
                      "PRAGMA page_size=4096; PRAGMA journal_mode=OFF;"
                      "PRAGMA synchronous=OFF; PRAGMA locking_mode=EXCLUSIVE;"
-                     "PRAGMA cache_size=-16384; PRAGMA encoding='UTF-8';"
+                     "PRAGMA cache_size=-" PKG_CACHE_KIB "; PRAGMA encoding='UTF-8';"
                      "PRAGMA threads=2;",
                      NULL, NULL, NULL) ||
         sqlite3_exec(db, schema_sql, NULL, NULL, NULL) ||
@@ -580,7 +588,7 @@ static sqlite3 *open_kept(const struct pkg *p, const char *path, struct diags *d
     if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK ||
         sqlite3_exec(db,
                      "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;"
-                     "PRAGMA locking_mode=EXCLUSIVE; PRAGMA cache_size=-16384;",
+                     "PRAGMA locking_mode=EXCLUSIVE; PRAGMA cache_size=-" PKG_CACHE_KIB ";",
                      NULL, NULL, NULL)) {
         sql_fail(db, p, dg);
         sqlite3_close(db);

@@ -294,10 +294,16 @@ size_t pkg_card_ords(struct pkg *p, const struct anki_model *m, const char *flds
 
 static void set_ords(struct pkg *p, struct pnote *pn, const char *flds)
 {
+    static const int just_first[1] = {0}; /* most notes: one card, the first */
     int ords[ANKI_MAX_CLOZE];
     pn->nords = pkg_card_ords(p, pn->model, flds, ords);
-    pn->ords = arena_alloc(&p->a, (pn->nords ? pn->nords : 1) * sizeof *ords);
-    memcpy(pn->ords, ords, pn->nords * sizeof *ords);
+    if (pn->nords == 1 && ords[0] == 0) {
+        pn->ords = just_first;
+        return;
+    }
+    int *v = arena_alloc(&p->a, (pn->nords ? pn->nords : 1) * sizeof *ords);
+    memcpy(v, ords, pn->nords * sizeof *ords);
+    pn->ords = v;
 }
 
 /* A deck note's fields, joined by 0x1F, into flds (reset first): front (or
@@ -444,7 +450,11 @@ static int collect_notes(struct pkg *p, int answered_only,
         pn->guid = guids[i];
         pn->model = pkg_note_model(d, n);
         pn->src = n; /* flds made again when inserted: not kept */
-        pn->first = arena_strndup(&p->a, flds.s, first_len);
+        /* the first field is the note's own string unless cleaning took
+         * bytes out of it: no copy of every question for the build */
+        const char *front = n->cloze ? n->cloze_html : n->front_html;
+        pn->first = strlen(front) == first_len ? front
+                                               : arena_strndup(&p->a, flds.s, first_len);
         pkg_note_tags(d, n, &tags);
         pn->tags = arena_strndup(&p->a, tags.s, tags.len);
         /* notes of a deck come together: look each run's deck up once */

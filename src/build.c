@@ -32,6 +32,10 @@ static void *ident_run(void *arg)
 {
     struct ident_job *j = arg;
     j->rc = identity_assign_in(j->d, &j->arena, j->write, &j->dg);
+    /* The lock's records are freed: give their pages back while the
+     * answers are still being rendered, or this thread's heap keeps them
+     * through the peak (-15 MB at 100k notes). */
+    malloc_trim(0);
     prof_mark("identities");
     return NULL;
 }
