@@ -40,6 +40,13 @@ void arena_free(struct arena *a)
     }
 }
 
+size_t arena_bytes(const struct arena *a)
+{
+    size_t n = 0;
+    for (const struct arena_chunk *c = a->head; c; c = c->next) n += c->used;
+    return n;
+}
+
 /* n bytes starting at a multiple of align (a power of two, at most
  * ARENA_ALIGN), not zeroed. */
 static void *take(struct arena *a, size_t n, size_t align)

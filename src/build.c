@@ -393,6 +393,12 @@ struct build_cache {
     struct diags dg;        /* the build's messages: a warm build gives the same */
     struct build_stats st;
     long long read_ns;      /* when the kept build (or refresh) began reading */
+    /* The kept deck's arena keeps the texts that incremental builds
+     * replace: past this size, the next build is a full one, which starts
+     * the deck afresh (an editing session never grows the watcher without
+     * bound).  A quarter of the full build's arena, at least 8 MiB. */
+    size_t arena_limit;
+    size_t growth;          /* build_cache_set_growth(); 0: the rule above */
 };
 
 struct build_cache *build_cache_new(void)
@@ -400,6 +406,8 @@ struct build_cache *build_cache_new(void)
     tmpdir_clean_stale(); /* collections kept by watchers that were killed */
     return xcalloc(1, sizeof(struct build_cache));
 }
+
+void build_cache_set_growth(struct build_cache *c, size_t bytes) { c->growth = bytes; }
 
 static void cache_clear(struct build_cache *c)
 {
@@ -415,7 +423,9 @@ static void cache_clear(struct build_cache *c)
     free(c->files);
     free(c->media);
     diags_free(&c->dg);
+    size_t growth = c->growth; /* a setting, not part of the kept build */
     memset(c, 0, sizeof *c);
+    c->growth = growth;
     diags_init(&c->dg);
 }
 
@@ -459,7 +469,8 @@ static void cache_sign(struct build_cache *c)
 static int cache_usable(const struct build_cache *c, const char *dir, const struct build_opts *o)
 {
     if (!c->valid || o->dry_run || strcmp(c->dir, dir) || strcmp(c->outdir, o->outdir) ||
-        c->oformats != o->formats || c->answered_only != o->answered_only)
+        c->oformats != o->formats || c->answered_only != o->answered_only ||
+        arena_bytes(&c->d.arena) > c->arena_limit)
         return 0;
     char *p = xasprintf("%s/index.md", dir);
     struct sig g = sig_of(p);
@@ -746,6 +757,9 @@ int build_deck(const char *dir, const struct build_opts *o, struct build_stats *
         }
         diags_copy(&c->dg, dg, dg_start);
         c->st = *st;
+        size_t held = arena_bytes(&c->d.arena);
+        size_t allow = c->growth ? c->growth : held / 4 > ((size_t)8 << 20) ? held / 4 : (size_t)8 << 20;
+        c->arena_limit = held + allow;
         c->index = index_sig;
         /* mdeck.lock is ours: this build may have written it (the watcher
          * never builds for it); as it is now, then */

@@ -22,6 +22,8 @@ char *arena_strndup(struct arena *a, const char *s, size_t n);
 /* Moves every block of from into a (from is left empty): a worker thread
  * allocates from its own arena, and the build's arena takes it over. */
 void arena_adopt(struct arena *a, struct arena *from);
+/* The bytes handed out by the arena (its blocks' used parts). */
+size_t arena_bytes(const struct arena *a);
 char *arena_printf(struct arena *a, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 

@@ -30,6 +30,10 @@ struct build_opts {
 struct build_cache;
 struct build_cache *build_cache_new(void);
 void build_cache_free(struct build_cache *cache);
+/* How much the kept deck may grow by incremental builds before a full
+ * build starts it afresh, from the next full build on (by default a
+ * quarter of the deck's memory, at least 8 MiB).  For tests. */
+void build_cache_set_growth(struct build_cache *cache, size_t bytes);
 
 struct build_stats {
     size_t notes;

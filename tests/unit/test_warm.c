@@ -317,6 +317,50 @@ static void test_no_tmpdir_means_full_builds(void **state)
     unsetenv("MDECK_NOW");
 }
 
+/* Incremental builds keep the texts they replace in the kept deck: past its
+ * allowance the next build is a full one, which starts the deck afresh. */
+static void test_growth_is_bounded(void **state)
+{
+    memset(version, 0, sizeof version);
+    make_deck();
+    usleep(1100000);
+    struct build_cache *cache = build_cache_new();
+    build_cache_set_growth(cache, 1); /* any re-rendered answer goes over it */
+    setenv("MDECK_NOW", "1800000000", 1);
+    struct result first;
+    build("warm", cache, &first);
+    assert_int_equal(first.rc, 0);
+    assert_int_equal(first.st.incremental, 0);
+    diags_free(&first.dg);
+    /* nothing re-rendered yet: in place; one answer re-rendered: in place
+     * (the deck grew past its allowance only now); the next edit finds it
+     * over: a full build, whose outputs are a full build's */
+    step(cache, 1800000100, 1);
+    version[150]++;
+    answers_file("deck/answers/b.md", 100, 200, version);
+    step(cache, 1800000200, 1);
+    version[151]++;
+    answers_file("deck/answers/b.md", 100, 200, version);
+    step(cache, 1800000300, 0);
+    /* that full build set its allowance (1 byte again): one more edit in
+     * place, the next a full build, which takes the new, large allowance;
+     * from then on edits stay in place */
+    build_cache_set_growth(cache, (size_t)64 << 20);
+    version[152]++;
+    answers_file("deck/answers/b.md", 100, 200, version);
+    step(cache, 1800000400, 1);
+    version[153]++;
+    answers_file("deck/answers/b.md", 100, 200, version);
+    step(cache, 1800000500, 0);
+    for (int k = 0; k < 3; k++) {
+        version[154 + k]++;
+        answers_file("deck/answers/b.md", 100, 200, version);
+        step(cache, 1800000600 + 100 * k, 1);
+    }
+    build_cache_free(cache);
+    unsetenv("MDECK_NOW");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -324,6 +368,7 @@ int main(void)
                                         scratch_teardown),
         cmocka_unit_test_setup_teardown(test_no_tmpdir_means_full_builds, scratch_setup,
                                         scratch_teardown),
+        cmocka_unit_test_setup_teardown(test_growth_is_bounded, scratch_setup, scratch_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
