@@ -8,12 +8,14 @@
 #include "apkg-int.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <jansson.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <zip.h>
 
 #include "mdeck/anki-model.h"
@@ -542,20 +544,127 @@ void pkg_free_media(struct pkg *p)
     p->nbufs = 0;
 }
 
-/* The package, written by libzip into zip_path (which it replaces through a
- * temporary of its own beside it). */
+/* A libzip source that writes the archive straight into a file, from its
+ * start.  zip_open() on a path would write a temporary of its own beside
+ * the file and rename it over: the file given is already a temporary of
+ * ours (publish.c renames it into place), and naming libzip's made it seed
+ * OpenSSL's random generator, ~1 ms of every build. */
+struct zsink {
+    int fd;
+    zip_uint64_t pos, end; /* write position; bytes written so far */
+    zip_error_t error;
+};
+
+static zip_int64_t sink_write(struct zsink *k, const void *data, zip_uint64_t len)
+{
+    if (write_all_at(k->fd, data, (size_t)len, (long long)k->pos) < 0) {
+        zip_error_set(&k->error, ZIP_ER_WRITE, errno);
+        return -1;
+    }
+    k->pos += len;
+    if (k->pos > k->end) k->end = k->pos;
+    return (zip_int64_t)len;
+}
+
+static zip_int64_t sink_callback(void *state, void *data, zip_uint64_t len, zip_source_cmd_t cmd)
+{
+    struct zsink *k = state;
+    switch (cmd) {
+    /* reading: the archive starts empty (ZIP_TRUNCATE) */
+    case ZIP_SOURCE_OPEN:
+    case ZIP_SOURCE_CLOSE:
+    case ZIP_SOURCE_READ:
+    case ZIP_SOURCE_TELL:
+        return 0;
+    case ZIP_SOURCE_SEEK:
+        return 0;
+    case ZIP_SOURCE_STAT: {
+        zip_stat_t *st = ZIP_SOURCE_GET_ARGS(zip_stat_t, data, len, &k->error);
+        if (!st) return -1;
+        zip_stat_init(st);
+        st->valid = ZIP_STAT_SIZE;
+        st->size = 0;
+        return sizeof *st;
+    }
+    case ZIP_SOURCE_BEGIN_WRITE:
+    case ZIP_SOURCE_ROLLBACK_WRITE:
+    case ZIP_SOURCE_REMOVE:
+        k->pos = k->end = 0;
+        if (ftruncate(k->fd, 0) < 0) {
+            zip_error_set(&k->error, ZIP_ER_WRITE, errno);
+            return -1;
+        }
+        return 0;
+    case ZIP_SOURCE_WRITE:
+        return sink_write(k, data, len);
+    case ZIP_SOURCE_SEEK_WRITE: {
+        zip_int64_t at = zip_source_seek_compute_offset(k->pos, k->end, data, len, &k->error);
+        if (at < 0) return -1;
+        k->pos = (zip_uint64_t)at;
+        return 0;
+    }
+    case ZIP_SOURCE_TELL_WRITE:
+        return (zip_int64_t)k->pos;
+    case ZIP_SOURCE_COMMIT_WRITE: /* the caller fsyncs and renames the file */
+        if (ftruncate(k->fd, (off_t)k->end) < 0) {
+            zip_error_set(&k->error, ZIP_ER_WRITE, errno);
+            return -1;
+        }
+        return 0;
+    case ZIP_SOURCE_ERROR:
+        return zip_error_to_data(&k->error, data, len);
+    case ZIP_SOURCE_FREE:
+        close(k->fd);
+        zip_error_fini(&k->error);
+        free(k);
+        return 0;
+    case ZIP_SOURCE_SUPPORTS:
+        return zip_source_make_command_bitmap(
+            ZIP_SOURCE_OPEN, ZIP_SOURCE_READ, ZIP_SOURCE_CLOSE, ZIP_SOURCE_STAT,
+            ZIP_SOURCE_ERROR, ZIP_SOURCE_FREE, ZIP_SOURCE_SEEK, ZIP_SOURCE_TELL,
+            ZIP_SOURCE_SUPPORTS, ZIP_SOURCE_BEGIN_WRITE, ZIP_SOURCE_COMMIT_WRITE,
+            ZIP_SOURCE_ROLLBACK_WRITE, ZIP_SOURCE_WRITE, ZIP_SOURCE_SEEK_WRITE,
+            ZIP_SOURCE_TELL_WRITE, ZIP_SOURCE_REMOVE, -1);
+    default:
+        zip_error_set(&k->error, ZIP_ER_OPNOTSUPP, 0);
+        return -1;
+    }
+}
+
+/* An archive written into the file at path (created or truncated), or NULL
+ * with errno set. */
+static zip_t *open_sink(const char *path)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) return NULL;
+    struct zsink *k = xcalloc(1, sizeof *k);
+    k->fd = fd;
+    zip_error_init(&k->error);
+    zip_error_t ze;
+    zip_error_init(&ze);
+    zip_source_t *src = zip_source_function_create(sink_callback, k, &ze);
+    zip_t *za = src ? zip_open_from_source(src, ZIP_CREATE | ZIP_TRUNCATE, &ze) : NULL;
+    if (!za) {
+        if (src) zip_source_free(src); /* closes fd, frees k */
+        else {
+            close(fd);
+            free(k);
+        }
+        errno = zip_error_code_system(&ze) ? zip_error_code_system(&ze) : EIO;
+    }
+    zip_error_fini(&ze);
+    return za;
+}
+
+/* The package, written by libzip into zip_path (a temporary of ours). */
 int pkg_write_zip(struct pkg *p, const char *db_path, struct pdeflate_set *set,
                   const char *zip_path, struct diags *dg)
 {
-    int ze = 0;
-    zip_t *za = zip_open(zip_path, ZIP_CREATE | ZIP_TRUNCATE, &ze);
+    zip_t *za = open_sink(zip_path);
     if (!za) {
-        zip_error_t e;
-        zip_error_init_with_code(&e, ze);
         diag_add(dg, SEV_ERROR, p->out_path, 0, 0,
                  "cannot write the package into %s: %s (the previous file is kept)", zip_path,
-                 zip_error_strerror(&e));
-        zip_error_fini(&e);
+                 strerror(errno));
         return -1;
     }
     zip_source_t *coll = set ? pdeflate_set_source(za, set) : pdeflate_source(za, db_path, 1);

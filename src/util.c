@@ -318,20 +318,23 @@ void prof_mark(const char *stage)
     last = now;
 }
 
-int write_all(int fd, const void *data, size_t len)
+int write_all_at(int fd, const void *data, size_t len, long long off)
 {
     const char *p = data;
     while (len) {
-        ssize_t n = write(fd, p, len);
+        ssize_t n = off < 0 ? write(fd, p, len) : pwrite(fd, p, len, (off_t)off);
         if (n < 0) {
             if (errno == EINTR) continue;
             return -1;
         }
         p += n;
         len -= (size_t)n;
+        if (off >= 0) off += n;
     }
     return 0;
 }
+
+int write_all(int fd, const void *data, size_t len) { return write_all_at(fd, data, len, -1); }
 
 int copy_range(int in, long long off, long long n, int out)
 {

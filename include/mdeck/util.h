@@ -119,6 +119,9 @@ int tmpdir_file(char **name);
 /* Writes all len bytes (write(2) again after a short write or EINTR): 0,
  * or -1 with errno set. */
 int write_all(int fd, const void *data, size_t len);
+/* The same at offset off (pwrite(2); the file position does not move), or
+ * at the file position when off < 0. */
+int write_all_at(int fd, const void *data, size_t len, long long off);
 /* Copies n bytes of in from offset off (n < 0: to its end) to out's
  * position, through a buffer: 0, or -1 with errno set (EIO when in ends
  * before n bytes). */
