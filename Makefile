@@ -224,7 +224,12 @@ fuzz:
 #                   BENCH_SIZES=1000,10000 and BENCH_RUNS=N narrow it.
 #                   Not a test: nothing fails on a slow number.
 
-bench: $(B)/mdeck
-	@MDECK=$(CURDIR)/$(B)/mdeck python3 bench/bench.py
+bench: $(B)/mdeck $(B)/runstat
+	@MDECK=$(CURDIR)/$(B)/mdeck RUNSTAT=$(CURDIR)/$(B)/runstat python3 bench/bench.py
+
+# bench/bench.py runs every measured command under it (bench/runstat.c)
+$(B)/runstat: bench/runstat.c
+	@mkdir -p $(@D)
+	$(CC) -O2 $(WARN) -o $@ $<
 
 -include $(wildcard $(B)/obj/*.d $(B)/tests/*.d)

@@ -13,9 +13,9 @@ builds it (.apkg + CSV + Quizlet) several times in each scenario:
   one edit   previous outputs present, one answer changed: all rewritten
   first      no lock and no outputs: the first build of a deck (one run)
 
-Every run goes through /usr/bin/time (GNU time; installed with apt-get when
-missing), which gives the wall time, CPU time (user + sys) and peak memory
-(maximum resident set size); the table shows medians (and the fastest
+Every run's CPU time (user + sys) and peak memory (maximum resident set
+size) are its resource usage as wait4() returns it, its wall time is
+measured around it alone; the table shows medians (and the fastest
 wall time) of 21 runs at 1,000 questions or fewer, 9 up to 10,000 and 5
 above (--runs sets one count for all).  The results begin with how much
 of the machine other processes and the hypervisor (steal) took during the
@@ -42,6 +42,7 @@ import json
 import os
 import resource
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -51,7 +52,6 @@ import time
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BENCH = os.path.join(TOP, "bench")
 CACHE = os.path.join(BENCH, "cache")
-TIME = "/usr/bin/time"
 SEED = 1
 
 
@@ -60,10 +60,9 @@ def log(msg):
 
 
 def ensure_tools():
-    """GNU time, and the sqlite3 shell, zip and unzip for the floor peer:
+    """The sqlite3 shell, zip and unzip for the floor peer:
     installed with apt-get when missing."""
-    need = [pkg for pkg, ok in (("time", os.access(TIME, os.X_OK)),
-                                ("sqlite3", shutil.which("sqlite3")),
+    need = [pkg for pkg, ok in (("sqlite3", shutil.which("sqlite3")),
                                 ("zip", shutil.which("zip")),
                                 ("unzip", shutil.which("unzip"))) if not ok]
     if not need:
@@ -74,28 +73,36 @@ def ensure_tools():
                    stdout=subprocess.DEVNULL)
 
 
+RUNSTAT = None  # set by main(): bench/runstat.c, built
+
+
 def timed(cmd, env=None, timeout=None):
-    """Runs cmd under /usr/bin/time: (wall s, cpu s, peak KB, exit code, stderr tail)."""
-    with tempfile.NamedTemporaryFile("r", suffix=".time") as tf, \
+    """Runs cmd under runstat (bench/runstat.c): (wall s, cpu s, peak KB,
+    exit code, stderr tail).  The wall time is the command's alone, to the
+    microsecond; CPU time (user + sys) and peak memory (maximum resident
+    set size) are its resource usage from wait4(), with the processes it
+    waited for, as GNU time gives them."""
+    with tempfile.NamedTemporaryFile("r", suffix=".stat") as sf, \
             tempfile.TemporaryFile("w+") as err:
-        full = [TIME, "-f", "%e %U %S %M", "-o", tf.name] + cmd
-        t0 = time.monotonic()
+        # a group of its own: a peer stopped at the timeout goes with
+        # everything it started
+        p = subprocess.Popen([RUNSTAT, "-o", sf.name] + cmd, env=env, stdout=subprocess.DEVNULL,
+                             stderr=err, start_new_session=True)
         try:
-            rc = subprocess.run(full, env=env, stdout=subprocess.DEVNULL, stderr=err,
-                                timeout=timeout).returncode
+            rc = p.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
-            return (time.monotonic() - t0, float("nan"), 0, 124, "stopped after %d s" % timeout)
-        wall = time.monotonic() - t0  # finer than time's 10 ms
+            os.killpg(p.pid, signal.SIGKILL)
+            p.wait()
+            return (float(timeout), float("nan"), 0, 124, "stopped after %d s" % timeout)
         err.seek(0)
         lines = [l.strip() for l in err.read().splitlines() if l.strip()]
         # the line that says why, when it failed
         why = [l for l in lines if any(w in l for w in ("Cannot", "Error", "error:", "failed"))]
         tail = (why or lines[-1:] or [""])[0][:200]
-        fields = tf.read().split()[-4:]
-        if len(fields) < 4:
-            return (wall, float("nan"), 0, rc, tail)
-        e, u, s, m = fields
-        return (wall, float(u) + float(s), int(m), rc, tail)
+        fields = sf.read().split()
+        if len(fields) < 3:
+            return (float("nan"), float("nan"), 0, rc, tail)
+        return (float(fields[0]), float(fields[1]), int(fields[2]), rc, tail)
 
 
 def med(rows, i):
@@ -372,8 +379,16 @@ def main():
     ap.add_argument("--no-watch", action="store_true")
     ap.add_argument("--mdeck", default=os.environ.get("MDECK", os.path.join(TOP, "build", "mdeck")))
     ap.add_argument("--out", default=os.path.join(CACHE, "results.md"))
+    ap.add_argument("--runstat", default=os.environ.get("RUNSTAT", os.path.join(TOP, "build", "runstat")))
     a = ap.parse_args()
     a.mdeck = os.path.abspath(a.mdeck)
+    global RUNSTAT
+    RUNSTAT = os.path.abspath(a.runstat)
+    if not os.access(RUNSTAT, os.X_OK):
+        RUNSTAT = os.path.join(CACHE, "runstat")
+        os.makedirs(CACHE, exist_ok=True)
+        subprocess.run(["cc", "-std=c17", "-O2", "-o", RUNSTAT, os.path.join(BENCH, "runstat.c")],
+                       check=True)
     ensure_tools()
     os.makedirs(CACHE, exist_ok=True)
     results = {"sizes": {}, "watch": []}
