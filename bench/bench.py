@@ -51,7 +51,7 @@ import time
 
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BENCH = os.path.join(TOP, "bench")
-CACHE = os.path.join(BENCH, "cache")
+CACHE = os.environ.get("BENCH_CACHE") or os.path.join(BENCH, "cache")
 SEED = 1
 
 

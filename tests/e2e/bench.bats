@@ -2,8 +2,9 @@
 # The large-deck path and the benchmark generator (bench/gen-deck.py): a
 # generated deck of 10,000 questions builds, the package passes the
 # independent checker with every note in it, and a second build gives the
-# same bytes, whether the work ran on one thread or on all.  No timing is
-# asserted here: speed is `make bench`'s business (docs/performance.md).
+# same bytes, whether the work ran on one thread or on all; and bench.py
+# itself runs end to end on a small deck.  No timing is asserted here:
+# speed is `make bench`'s business (docs/performance.md).
 
 load helpers
 
@@ -53,4 +54,20 @@ teardown() {
     [ "$status" -eq 0 ]
     [[ "$output" == *"apkg unchanged csv unchanged quizlet unchanged"* ]]
     [ "$(stat -c %i:%Y "$SCRATCH/out1/big.apkg")" = "$before" ]
+}
+
+@test "bench: bench.py runs end to end and prints its tables (no timing checked)" {
+    BENCH_CACHE="$SCRATCH/cache" RUNSTAT="$SCRATCH/none" run python3 "$MDECK_TOP/bench/bench.py" \
+        --sizes 200 --runs 2 --no-peers --no-watch --mdeck "$MDECK" --out "$SCRATCH/r.md"
+    echo "$output"
+    [ "$status" -eq 0 ]
+    # runstat was compiled into the cache, every scenario has a row with a
+    # wall time, a CPU time and a peak memory, and the load line is there
+    [ -x "$SCRATCH/cache/runstat" ]
+    for k in fresh unchanged "one edit" first; do
+        grep -E "^\| 200 \| $k \| [0-9.]+ m?s \| [0-9.]+ m?s \| [0-9.]+ m?s \| [1-9][0-9.]* MB \| [12] \|$" "$SCRATCH/r.md"
+    done
+    grep -q "^Machine load during the run: other processes [0-9]*% of the CPUs" "$SCRATCH/r.md"
+    [ -d "$SCRATCH/cache/decks/q200" ]
+    [ ! -e "$MDECK_TOP/bench/cache/decks/q200" ]
 }
