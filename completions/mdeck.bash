@@ -64,9 +64,9 @@ _mdeck() {
         case $prev in
         -o | --output) _mdeck_dirs "$cur"; return 0 ;;
         -f | --format) _mdeck_formats "$cur"; return 0 ;;
-        --debounce) return 0 ;;
+        --debounce | --poll) return 0 ;;
         esac
-        opts='-o --output --debounce -f --format --answered-only -q --quiet -v --verbose -h --help'
+        opts='-o --output --debounce --poll -f --format --answered-only -q --quiet -v --verbose -h --help'
         ;;
     help)
         ((i == COMP_CWORD - 1)) &&

@@ -19,6 +19,7 @@ int cmd_watch(int argc, char **argv)
     static const struct option opts[] = {
         {"output", required_argument, NULL, 'o'},
         {"debounce", required_argument, NULL, 'd'},
+        {"poll", required_argument, NULL, 'P'},
         {"format", required_argument, NULL, 'f'},
         {"answered-only", no_argument, NULL, 'A'},
         {"quiet", no_argument, NULL, 'q'},
@@ -44,6 +45,15 @@ int cmd_watch(int argc, char **argv)
             if (errno || end == optarg || *end || ms < 0 || ms > 60000)
                 return usage_error("watch", "--debounce takes milliseconds from 0 to 60000, not '%s'", optarg);
             o.debounce_ms = (int)ms;
+            break;
+        }
+        case 'P': {
+            char *end;
+            errno = 0;
+            double s = strtod(optarg, &end);
+            if (errno || end == optarg || *end || !(s >= 1 && s <= 3600))
+                return usage_error("watch", "--poll takes seconds from 1 to 3600, not '%s'", optarg);
+            o.poll_ms = (int)(s * 1000);
             break;
         }
         case 'f': {

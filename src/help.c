@@ -61,7 +61,7 @@ static const struct help helps[] = {
      "  --json      print as JSON\n"
      "  -h, --help  show this help\n"},
     {"watch",
-     "usage: mdeck watch [-o DIR] [--debounce MS] [-q|-v] [DECK...]\n"
+     "usage: mdeck watch [-o DIR] [--debounce MS] [--poll SECONDS] [-q|-v] [DECK...]\n"
      "\n"
      "Builds the decks, then rebuilds a deck whenever its sources change, until\n"
      "SIGINT or SIGTERM.  A deck is rebuilt once its folder has been quiet for\n"
@@ -73,6 +73,9 @@ static const struct help helps[] = {
      "\n"
      "  -o, --output DIR     output folder (default: ./out); one watcher per folder\n"
      "      --debounce MS    quiet period before a rebuild (default: 200)\n"
+     "      --poll SECONDS   also look at every deck this often (1-3600), for\n"
+     "                       network file systems, which report no changes\n"
+     "                       made on other machines\n"
      "  -f, --format LIST    outputs, as for mdeck build\n"
      "      --answered-only  leave out questions that have no answer yet\n"
      "  -q, --quiet          log errors only\n"

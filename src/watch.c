@@ -61,7 +61,7 @@
 #include "mdeck/watch-env.h"
 #include "mdeck/watch-tree.h"
 
-#define TICK_MS 1000        /* checks for a missing deck folder */
+#define TICK_MS 1000        /* checks for a missing deck folder, and polls */
 #define RESCAN_MS 30000     /* full rescans while some folder is unwatched */
 #define BATCH_NAMES 4       /* -v: names listed per build */
 
@@ -100,6 +100,8 @@ struct watcher {
     int stop;           /* signal number that asked us to stop */
     int hup;
     int rescan_ms;      /* RESCAN_MS; MDECK_TEST_RESCAN_MS for the tests */
+    int deaf;           /* MDECK_TEST_NO_EVENTS: events are read and dropped,
+                           as on a network file system (the tests of --poll) */
     unsigned long builds;
 };
 
@@ -166,7 +168,7 @@ static int depth_of(const struct watcher *w, const char *path)
 
 static void update_tick(struct watcher *w)
 {
-    int need = w->degraded;
+    int need = w->degraded || w->o->poll_ms > 0;
     for (size_t i = 0; i < w->ndecks; i++) need |= w->decks[i].lost;
     if (need == w->tick_armed) return;
     struct itimerspec its = {0};
@@ -384,6 +386,7 @@ static void drain_inotify(struct watcher *w)
             break;
         }
         if (n == 0) break;
+        if (w->deaf) continue;
         for (char *p = buf; p < buf + n;) {
             const struct inotify_event *ev = (const struct inotify_event *)p;
             handle_event(w, ev);
@@ -681,8 +684,11 @@ static void tick(struct watcher *w)
         deck_touch(d, mono_ms());
     }
     /* Rule 9: with folders unwatched, a full rescan every 30 s and a rebuild
-     * of every deck whose files changed. */
-    if (w->degraded && mono_ms() - w->last_rescan_ms >= w->rescan_ms) {
+     * of every deck whose files changed; with --poll, the same at its
+     * interval, for file systems that report no changes made elsewhere. */
+    int64_t since = mono_ms() - w->last_rescan_ms;
+    if ((w->degraded && since >= w->rescan_ms) ||
+        (w->o->poll_ms > 0 && since >= w->o->poll_ms - TICK_MS / 2)) {
         full_rescan(w);
         for (size_t i = 0; i < w->ndecks; i++) {
             struct wdeck *d = &w->decks[i];
@@ -781,6 +787,8 @@ static int setup(struct watcher *w)
     if (e && *e) w->tree.test_limit = atoi(e);
     e = getenv("MDECK_TEST_RESCAN_MS");
     w->rescan_ms = e && atoi(e) > 0 ? atoi(e) : RESCAN_MS;
+    e = getenv("MDECK_TEST_NO_EVENTS");
+    w->deaf = e && *e == '1';
     return 0;
 }
 
@@ -820,6 +828,8 @@ enum watch_result watch_run(const struct watch_opts *o)
         if (!w.decks[i].lost) due_now(&w, &w.decks[i]);
     wlog(&w.log, WL_INFO, "watching %zu deck%s (%zu folders), writing to %s", w.ndecks,
          w.ndecks == 1 ? "" : "s", w.tree.n, o->build.outdir);
+    if (o->poll_ms > 0)
+        wlog(&w.log, WL_INFO, "also looking at every deck every %g s (--poll)", o->poll_ms / 1000.0);
     run_due_builds(&w);
     int ready = 0;
     while (!w.stop) {

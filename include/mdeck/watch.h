@@ -22,6 +22,8 @@ struct watch_opts {
     struct build_opts build;  /* outdir, formats, ...; hooks are set by us */
     int debounce_ms;          /* quiet period before a rebuild */
     int cap_ms;               /* longest delay after a burst's first event */
+    int poll_ms;              /* > 0: also look at every deck this often
+                                 (file systems that send no events) */
     int verbosity;            /* -1 errors only, 0 one line per build, 1 events too */
     FILE *log;                /* where log lines go (stderr) */
     int ndecks;               /* deck arguments as given (0: ./decks/x); */

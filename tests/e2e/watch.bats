@@ -194,9 +194,15 @@ no_temporaries() {
     [ "$status" -eq 2 ]
     run "$MDECK" watch --debounce -5 "$D"
     [ "$status" -eq 2 ]
+    for bad in 0 0.5 3601 often; do
+        run "$MDECK" watch --poll "$bad" "$D"
+        [ "$status" -eq 2 ]
+        [[ "$output" == *"--poll takes seconds from 1 to 3600"* ]]
+    done
     run "$MDECK" watch --help
     [ "$status" -eq 0 ]
     [[ "$output" == *"--debounce MS"* ]]
+    [[ "$output" == *"--poll SECONDS"* ]]
 }
 
 @test "watch: a second watcher on the same output folder exits 3" {
@@ -631,6 +637,35 @@ no_temporaries() {
     wait_for csv_has 'Three unwatched.'
     [ "$(count 'watch limit is reached')" -eq 1 ]
     kill -0 "$WPID"
+}
+
+@test "watch: --poll sees changes that send no events (network file systems)" {
+    # MDECK_TEST_NO_EVENTS drops every inotify event, as NFS, CIFS or sshfs
+    # do for changes made on the other side.  Without --poll nothing is
+    # seen; with it, the change is built within a poll or two.
+    export MDECK_TEST_NO_EVENTS=1
+    start_watch -o "$OUT" "$D" --debounce 100
+    sed -i 's/One first/One unseen/' "$D/answers/a.md"
+    sleep 2.5
+    ! csv_has 'One unseen.'
+    [ "$(builds)" -eq 1 ]
+    stop_watch
+    [ "$WSTATUS" -eq 0 ]
+    start_watch -o "$OUT" "$D" --debounce 100 --poll 1
+    log_has 'also looking at every deck every 1 s \(--poll\)'
+    csv_has 'One unseen.' # the first build reads everything
+    sed -i 's/One unseen/One polled/' "$D/answers/a.md"
+    wait_for csv_has 'One polled.'
+    printf '## What is three?\n\nThree polled.\n' >"$D/answers/new.md"
+    wait_for csv_has 'Three polled.'
+    # nothing changed: polling builds nothing
+    settle
+    local n
+    n=$(builds)
+    sleep 2.5
+    [ "$(builds)" -eq "$n" ]
+    stop_watch
+    [ "$WSTATUS" -eq 0 ]
 }
 
 # --- systemd ----------------------------------------------------------------
