@@ -210,7 +210,9 @@ static void step(struct build_cache *cache, long now, int incremental)
     diags_free(&c.dg);
 }
 
-static void test_warm_builds_equal_full_builds(void **state)
+/* A fresh deck and its first (full) build into "warm" through a new cache
+ * (growth: build_cache_set_growth(), 0 for the default). */
+static struct build_cache *first_build(size_t growth)
 {
     memset(version, 0, sizeof version);
     make_deck();
@@ -219,17 +221,30 @@ static void test_warm_builds_equal_full_builds(void **state)
      * and images must be older than that for builds to be incremental. */
     usleep(1100000);
     struct build_cache *cache = build_cache_new();
+    if (growth) build_cache_set_growth(cache, growth);
     setenv("MDECK_NOW", "1800000000", 1);
     struct result first;
     build("warm", cache, &first);
     assert_int_equal(first.rc, 0);
     assert_int_equal(first.st.incremental, 0);
     diags_free(&first.dg);
+    return cache;
+}
+
+/* Question k (100..199, answered in b.md) edited: b.md saved again. */
+static void edit_b(int k)
+{
+    version[k]++;
+    answers_file("deck/answers/b.md", 100, 200, version);
+}
+
+static void test_warm_builds_equal_full_builds(void **state)
+{
+    struct build_cache *cache = first_build(0);
 
     /* one answer edited; then several in two files, the first and last of
      * each, one growing by two paragraphs */
-    version[150]++;
-    answers_file("deck/answers/b.md", 100, 200, version);
+    edit_b(150);
     step(cache, 1800000100, 1);
     version[100]++;
     version[199] += 2;
@@ -252,8 +267,7 @@ static void test_warm_builds_equal_full_builds(void **state)
     version[7]++;
     answers_file("deck/answers/c.md", 0, 100, version);
     step(cache, 1800000500, 0);
-    version[120]++;
-    answers_file("deck/answers/b.md", 100, 200, version);
+    edit_b(120);
     step(cache, 1800000600, 1);
     /* a heading renamed: the matching may change, a full build */
     rename_201();
@@ -283,20 +297,11 @@ static void test_warm_builds_equal_full_builds(void **state)
  * every build is a full one, with the same results. */
 static void test_no_tmpdir_means_full_builds(void **state)
 {
-    memset(version, 0, sizeof version);
-    make_deck();
-    usleep(1100000);
     const char *old = getenv("TMPDIR");
     char *saved = old ? xstrdup(old) : NULL;
     setenv("TMPDIR", "/nonexistent-mdeck-tmpdir", 1);
-    struct build_cache *cache = build_cache_new();
-    setenv("MDECK_NOW", "1800000000", 1);
-    struct result first;
-    build("warm", cache, &first);
-    assert_int_equal(first.rc, 0);
-    diags_free(&first.dg);
-    version[150]++;
-    answers_file("deck/answers/b.md", 100, 200, version);
+    struct build_cache *cache = first_build(0);
+    edit_b(150);
     struct result w;
     build("warm", cache, &w);
     assert_int_equal(w.rc, 0);
@@ -321,40 +326,25 @@ static void test_no_tmpdir_means_full_builds(void **state)
  * allowance the next build is a full one, which starts the deck afresh. */
 static void test_growth_is_bounded(void **state)
 {
-    memset(version, 0, sizeof version);
-    make_deck();
-    usleep(1100000);
-    struct build_cache *cache = build_cache_new();
-    build_cache_set_growth(cache, 1); /* any re-rendered answer goes over it */
-    setenv("MDECK_NOW", "1800000000", 1);
-    struct result first;
-    build("warm", cache, &first);
-    assert_int_equal(first.rc, 0);
-    assert_int_equal(first.st.incremental, 0);
-    diags_free(&first.dg);
+    struct build_cache *cache = first_build(1); /* any re-rendered answer goes over it */
     /* nothing re-rendered yet: in place; one answer re-rendered: in place
      * (the deck grew past its allowance only now); the next edit finds it
      * over: a full build, whose outputs are a full build's */
     step(cache, 1800000100, 1);
-    version[150]++;
-    answers_file("deck/answers/b.md", 100, 200, version);
+    edit_b(150);
     step(cache, 1800000200, 1);
-    version[151]++;
-    answers_file("deck/answers/b.md", 100, 200, version);
+    edit_b(151);
     step(cache, 1800000300, 0);
     /* that full build set its allowance (1 byte again): one more edit in
      * place, the next a full build, which takes the new, large allowance;
      * from then on edits stay in place */
     build_cache_set_growth(cache, (size_t)64 << 20);
-    version[152]++;
-    answers_file("deck/answers/b.md", 100, 200, version);
+    edit_b(152);
     step(cache, 1800000400, 1);
-    version[153]++;
-    answers_file("deck/answers/b.md", 100, 200, version);
+    edit_b(153);
     step(cache, 1800000500, 0);
     for (int k = 0; k < 3; k++) {
-        version[154 + k]++;
-        answers_file("deck/answers/b.md", 100, 200, version);
+        edit_b(154 + k);
         step(cache, 1800000600 + 100 * k, 1);
     }
     build_cache_free(cache);
