@@ -113,6 +113,12 @@ int is_punct_or_space(uint32_t cp)
 void text_key(const char *s, struct buf *out)
 {
     while (*s) {
+        unsigned char c = (unsigned char)*s;
+        if (c < 0x80) { /* most of every key: no decoding, no encoding */
+            s++;
+            if (!is_punct_or_space(c)) buf_addc(out, (char)(c >= 'A' && c <= 'Z' ? c + 32 : c));
+            continue;
+        }
         uint32_t cp;
         s += utf8_decode(s, &cp);
         if (cp >= 0xFF01 && cp <= 0xFF5E) cp -= 0xFEE0; /* full-width ASCII */

@@ -248,6 +248,61 @@ static void test_clean_span(void **state)
     buf_release(&b);
 }
 
+/* text_key() as it was before its ASCII shortcut: code point by code point. */
+static void key_by_code_points(const char *s, struct buf *out)
+{
+    while (*s) {
+        uint32_t cp;
+        s += utf8_decode(s, &cp);
+        if (cp >= 0xFF01 && cp <= 0xFF5E) cp -= 0xFEE0;
+        if (is_punct_or_space(cp)) continue;
+        if (cp >= 'A' && cp <= 'Z') cp += 32;
+        utf8_encode(out, cp);
+    }
+}
+
+/* The shortcut changes no key: every ASCII byte and every code point up to
+ * U+FFFF (and some beyond) alone and between neighbours of each kind, and
+ * strings of random valid UTF-8. */
+static void test_key_ascii_shortcut(void **state)
+{
+    static const char *const around[] = {"", "A", " ", "\xc3\xa9", "\xef\xbc\xa1", "-"};
+    struct buf a = BUF_INIT, b = BUF_INIT, s = BUF_INIT;
+    for (uint32_t cp = 1; cp < 0x11000; cp += cp < 0x10000 ? 1 : 97) {
+        if (cp >= 0xD800 && cp <= 0xDFFF) continue;
+        for (size_t k = 0; k < ARRAY_LEN(around); k++) {
+            buf_reset(&s);
+            buf_adds(&s, around[k]);
+            utf8_encode(&s, cp);
+            buf_adds(&s, around[ARRAY_LEN(around) - 1 - k]);
+            buf_reset(&a);
+            buf_reset(&b);
+            text_key(s.s, &a);
+            key_by_code_points(s.s, &b);
+            assert_int_equal(a.len, b.len);
+            assert_memory_equal(a.s, b.s, a.len);
+        }
+    }
+    srand(7);
+    for (int t = 0; t < 2000; t++) {
+        buf_reset(&s);
+        for (int i = rand() % 40; i > 0; i--) {
+            uint32_t cp = rand() % 4 ? (uint32_t)(1 + rand() % 127) : (uint32_t)(0x80 + rand() % 0xFF00);
+            if (cp >= 0xD800 && cp <= 0xDFFF) cp = 'x';
+            utf8_encode(&s, cp);
+        }
+        buf_reset(&a);
+        buf_reset(&b);
+        text_key(s.s ? s.s : "", &a);
+        key_by_code_points(s.s ? s.s : "", &b);
+        assert_int_equal(a.len, b.len);
+        if (a.len) assert_memory_equal(a.s, b.s, a.len);
+    }
+    buf_release(&a);
+    buf_release(&b);
+    buf_release(&s);
+}
+
 /* What killed runs leave in $TMPDIR is removed, what live ones own is not. */
 static void test_tmpdir_clean_stale(void **state)
 {
@@ -296,6 +351,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_many_media, scratch_setup, scratch_teardown),
         cmocka_unit_test(test_par_run_visits_every_item_once),
         cmocka_unit_test(test_clean_span),
+        cmocka_unit_test(test_key_ascii_shortcut),
         cmocka_unit_test_setup_teardown(test_tmpdir_clean_stale, scratch_setup, scratch_teardown),
         cmocka_unit_test_setup_teardown(test_read_file_sizes, scratch_setup, scratch_teardown),
     };
