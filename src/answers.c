@@ -225,6 +225,7 @@ void answers_apply(struct ctx *c, struct note *n, const struct choice *ch)
  * first use in the deck). */
 struct worker {
     struct deck shadow;   /* the deck's fields, with its own arena and media */
+    struct real_paths real; /* shadow.real */
     struct diags dg;
 };
 
@@ -361,6 +362,7 @@ static void render_answers(struct ctx *c, const struct choice *chosen,
         s->log_uses = 1;
         s->uses = NULL;
         s->nuses = s->capuses = 0;
+        s->real = &wk.w[w].real; /* for this render only */
         diags_init(&wk.w[w].dg);
     }
     if (workers > 1) xmlInitParser();
@@ -394,6 +396,7 @@ static void render_answers(struct ctx *c, const struct choice *chosen,
         free(me->shadow.uses);
         strmap_free(&me->shadow.media_at);
         strmap_free(&me->shadow.media_of_path);
+        real_paths_free(&me->real);
         arena_adopt(&d->arena, &me->shadow.arena);
         diags_free(&me->dg);
     }

@@ -85,6 +85,33 @@ static int path_inside(const char *path, const char *root)
     return strncmp(path, root, n) == 0 && (path[n] == '\0' || path[n] == '/');
 }
 
+void real_paths_free(struct real_paths *real)
+{
+    free(real->dir);
+    free(real->base_in);
+    free(real->base);
+    memset(real, 0, sizeof *real);
+}
+
+/* realpath(path), through d->real when the deck has one: a copy to free,
+ * or NULL when it fails (failures are not remembered). */
+static char *real_of(struct deck *d, const char *path, int is_dir)
+{
+    struct real_paths *m = d->real;
+    if (!m) return realpath(path, NULL);
+    if (is_dir) {
+        if (!m->dir) m->dir = realpath(path, NULL);
+        return m->dir ? xstrdup(m->dir) : NULL;
+    }
+    if (!m->base_in || strcmp(m->base_in, path)) {
+        free(m->base_in);
+        free(m->base);
+        m->base = realpath(path, NULL);
+        m->base_in = m->base ? xstrdup(path) : NULL;
+    }
+    return m->base ? xstrdup(m->base) : NULL;
+}
+
 enum image_ref image_resolve(struct deck *d, const char *base_dir,
                              const char *src, const char *path, int line,
                              int col, struct diags *dg, const char **name)
@@ -95,8 +122,8 @@ enum image_ref image_resolve(struct deck *d, const char *base_dir,
 
     enum image_ref res = IMAGE_MISSING;
     char *rel = src_to_path(src);
-    char *root = realpath(d->dir, NULL);
-    char *base = realpath(base_dir ? base_dir : d->dir, NULL);
+    char *root = real_of(d, d->dir, 1);
+    char *base = base_dir ? real_of(d, base_dir, 0) : root ? xstrdup(root) : NULL;
     char *lex = NULL, *real = NULL;
     struct stat st;
 

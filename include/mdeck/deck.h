@@ -107,7 +107,19 @@ struct deck {
     int log_uses;
     size_t *uses;
     size_t nuses, capuses;
+    /* When set (a render worker's shadow deck, for one render), the real
+     * paths image_resolve() needs, made once instead of for every image:
+     * the deck folder's, and the last base folder's. */
+    struct real_paths *real;
 };
+
+struct real_paths {
+    char *dir;              /* realpath(d->dir), or NULL when not made yet */
+    char *base_in, *base;   /* the last base folder asked for, and its real path */
+};
+
+/* Frees what real holds (not real itself). */
+void real_paths_free(struct real_paths *real);
 
 void deck_init(struct deck *d, const char *dir);
 void deck_free(struct deck *d);
