@@ -7,8 +7,17 @@
 int utf8_check(const char *str, size_t len, size_t *bad)
 {
     const unsigned char *s = (const unsigned char *)str;
+    const uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
     size_t i = 0;
     while (i < len) {
+        /* eight bytes at a time while they are ASCII and not NUL */
+        while (i + 8 <= len) {
+            uint64_t w;
+            memcpy(&w, s + i, 8);
+            if ((w & highs) || ((w - ones) & ~w & highs)) break;
+            i += 8;
+        }
+        if (i == len) break;
         unsigned c = s[i];
         size_t n;
         uint32_t cp, min;

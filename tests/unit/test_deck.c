@@ -248,6 +248,73 @@ static void test_clean_span(void **state)
     buf_release(&b);
 }
 
+/* utf8_check() as it was before it skipped ASCII eight bytes at a time. */
+static int utf8_check_bytewise(const unsigned char *s, size_t len, size_t *bad)
+{
+    size_t i = 0;
+    while (i < len) {
+        unsigned c = s[i];
+        size_t n;
+        uint32_t cp, min;
+        if (c == 0) goto fail;
+        if (c < 0x80) { i++; continue; }
+        if ((c & 0xE0) == 0xC0) { n = 2; cp = c & 0x1F; min = 0x80; }
+        else if ((c & 0xF0) == 0xE0) { n = 3; cp = c & 0x0F; min = 0x800; }
+        else if ((c & 0xF8) == 0xF0) { n = 4; cp = c & 0x07; min = 0x10000; }
+        else goto fail;
+        if (i + n > len) goto fail;
+        for (size_t k = 1; k < n; k++) {
+            if ((s[i + k] & 0xC0) != 0x80) goto fail;
+            cp = cp << 6 | (s[i + k] & 0x3F);
+        }
+        if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) goto fail;
+        i += n;
+    }
+    return 0;
+fail:
+    *bad = i;
+    return -1;
+}
+
+/* The same verdict and the same offset of the first bad byte: every byte
+ * value at every offset of strings of 0 to 24 bytes among ASCII and
+ * multi-byte neighbours, and random mixes of valid and invalid sequences. */
+static void test_utf8_check_fast_path(void **state)
+{
+    static const char *const fill[] = {"a", "\xc3\xa9", "\xe4\xb8\xad", "\xf0\x9f\x98\x80", "\n"};
+    unsigned char s[64];
+    for (size_t n = 0; n <= 24; n++)
+        for (size_t at = 0; at < n || (n == 0 && at == 0); at++)
+            for (int c = 0; c < 256; c++)
+                for (size_t f = 0; f < ARRAY_LEN(fill); f++) {
+                    size_t len = 0;
+                    while (len < n) {
+                        const char *p = fill[(len + f) % ARRAY_LEN(fill)];
+                        size_t k = strlen(p);
+                        if (len + k > n) p = "b", k = 1;
+                        memcpy(s + len, p, k);
+                        len += k;
+                    }
+                    if (n) s[at] = (unsigned char)c;
+                    size_t want_bad = 0, got_bad = 0;
+                    int want = utf8_check_bytewise(s, n, &want_bad);
+                    int got = utf8_check((const char *)s, n, &got_bad);
+                    assert_int_equal(got, want);
+                    if (want < 0) assert_int_equal(got_bad, want_bad);
+                }
+    srand(11);
+    for (int t = 0; t < 20000; t++) {
+        size_t n = (size_t)(rand() % 64);
+        for (size_t k = 0; k < n; k++)
+            s[k] = (unsigned char)(rand() % 8 ? 0x20 + rand() % 0x5f : rand() % 256);
+        size_t want_bad = 0, got_bad = 0;
+        int want = utf8_check_bytewise(s, n, &want_bad);
+        int got = utf8_check((const char *)s, n, &got_bad);
+        assert_int_equal(got, want);
+        if (want < 0) assert_int_equal(got_bad, want_bad);
+    }
+}
+
 /* text_key() as it was before its ASCII shortcut: code point by code point. */
 static void key_by_code_points(const char *s, struct buf *out)
 {
@@ -352,6 +419,7 @@ int main(void)
         cmocka_unit_test(test_par_run_visits_every_item_once),
         cmocka_unit_test(test_clean_span),
         cmocka_unit_test(test_key_ascii_shortcut),
+        cmocka_unit_test(test_utf8_check_fast_path),
         cmocka_unit_test_setup_teardown(test_tmpdir_clean_stale, scratch_setup, scratch_teardown),
         cmocka_unit_test_setup_teardown(test_read_file_sizes, scratch_setup, scratch_teardown),
     };
