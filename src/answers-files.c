@@ -148,7 +148,8 @@ static int line_of_from(struct hscan *h, const char *p)
         h->lpos = h->base;
         h->lline = 1;
     }
-    for (const char *s = h->lpos; s < p; s++) h->lline += *s == '\n';
+    for (const char *s = h->lpos; s < p && (s = memchr(s, '\n', (size_t)(p - s))); s++)
+        h->lline++;
     h->lpos = p;
     return h->lline;
 }
@@ -233,8 +234,11 @@ struct line_cursor {
 static size_t line_start(struct line_cursor *lc, const char *s, size_t len, int l)
 {
     if (l < lc->cur) *lc = (struct line_cursor){0, 1};
-    for (; lc->cur < l && lc->off < len; lc->off++)
-        if (s[lc->off] == '\n') lc->cur++;
+    while (lc->cur < l && lc->off < len) {
+        const char *nl = memchr(s + lc->off, '\n', len - lc->off);
+        lc->off = nl ? (size_t)(nl - s) + 1 : len;
+        lc->cur += nl != NULL;
+    }
     return lc->off;
 }
 

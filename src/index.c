@@ -85,11 +85,11 @@ static void build_lines(struct parser *p)
     p->lines = xmalloc(cap * sizeof *p->lines);
     p->nlines = 0;
     p->lines[p->nlines++] = 0;
-    for (size_t i = 0; i < p->len; i++)
-        if (p->src[i] == '\n') {
-            if (p->nlines == cap) p->lines = xrealloc(p->lines, (cap *= 2) * sizeof *p->lines);
-            p->lines[p->nlines++] = i + 1;
-        }
+    for (const char *s = p->src, *end = p->src + p->len;
+         s < end && (s = memchr(s, '\n', (size_t)(end - s))); s++) {
+        if (p->nlines == cap) p->lines = xrealloc(p->lines, (cap *= 2) * sizeof *p->lines);
+        p->lines[p->nlines++] = (size_t)(s - p->src) + 1;
+    }
 }
 
 /* 1-based line and column of a pointer into the source; 0 when outside. */
