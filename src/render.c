@@ -25,23 +25,7 @@
 /* --- UTF-8 and escaping --------------------------------------------------- */
 
 /* Text content: only & < > need escaping (quotes are fine outside tags). */
-static void esc_text(struct buf *b, const char *s, size_t n)
-{
-    size_t start = 0;
-    for (size_t i = 0; i < n; i++) {
-        const char *rep;
-        switch (s[i]) {
-        case '&': rep = "&amp;"; break;
-        case '<': rep = "&lt;"; break;
-        case '>': rep = "&gt;"; break;
-        default: continue;
-        }
-        buf_add(b, s + start, i - start);
-        buf_adds(b, rep);
-        start = i + 1;
-    }
-    buf_add(b, s + start, n - start);
-}
+static void esc_text(struct buf *b, const char *s, size_t n) { buf_add_escaped(b, s, n, 0); }
 
 /* A URL for a double-quoted attribute: bytes outside a safe set are
  * percent-encoded (so spaces, quotes and non-ASCII bytes never reach the

@@ -248,6 +248,20 @@ size_t text_clean_span(const char *s, size_t n, int del)
     return n;
 }
 
+size_t utf8_count(const char *s, size_t n)
+{
+    const uint64_t highs = 0x8080808080808080u;
+    size_t count = n, i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, s + i, 8);
+        /* continuation bytes: 10xxxxxx (bit 7 set, bit 6 clear) */
+        count -= (size_t)__builtin_popcountll(w & ~(w << 1) & highs);
+    }
+    for (; i < n; i++) count -= ((unsigned char)s[i] & 0xC0) == 0x80;
+    return count;
+}
+
 void text_add_clean(struct buf *out, const char *s, size_t n, int del)
 {
     for (;;) {

@@ -165,8 +165,7 @@ static void quizlet_text(struct buf *out, const char *s)
     text_add_clean(&c, s, strlen(s), 0);
     buf_trim(&c);
     size_t run = 0;
-    for (size_t i = 0; i < c.len; i++) {
-        if (c.s[i] != '\t' && c.s[i] != '@') continue;
+    for (size_t i = 0; (i += mem_find_any(c.s + i, c.len - i, "\t@", 2)) < c.len; i++) {
         if (c.s[i] == '@' && !(i + 2 < c.len && c.s[i + 1] == '@' && c.s[i + 2] == '@'))
             continue;
         buf_add(out, c.s + run, i - run);
@@ -175,13 +174,6 @@ static void quizlet_text(struct buf *out, const char *s)
     }
     buf_add(out, c.s + run, c.len - run);
     buf_release(&c);
-}
-
-static size_t count_chars(const char *s, size_t len)
-{
-    size_t n = 0;
-    for (size_t i = 0; i < len; i++) n += ((unsigned char)s[i] & 0xC0) != 0x80;
-    return n;
 }
 
 /* The first max characters of s, with an ellipsis when cut (UTF-8 safe). */
@@ -209,8 +201,8 @@ static void quizlet_card(const struct note *n, struct buf *out, size_t *tc, size
     buf_adds(out, QUIZLET_TERM_SEP);
     size_t d0 = out->len;
     quizlet_text(out, n->answer.text ? n->answer.text : "");
-    *tc = count_chars(out->s + t0, tlen);
-    *dc = count_chars(out->s + d0, out->len - d0);
+    *tc = utf8_count(out->s + t0, tlen);
+    *dc = utf8_count(out->s + d0, out->len - d0);
 }
 
 static int card_too_long(size_t tc, size_t dc)

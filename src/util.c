@@ -247,24 +247,41 @@ const char *read_file_error(int e)
     return e == EINVAL ? "not a regular file (a FIFO, device or socket)" : strerror(e);
 }
 
-void buf_add_html_escaped(struct buf *b, const char *s, size_t n)
+size_t mem_find_any(const char *s, size_t n, const char *set, size_t nset)
 {
-    size_t start = 0;
-    for (size_t i = 0; i < n; i++) {
-        const char *rep = NULL;
-        switch (s[i]) {
-        case '&': rep = "&amp;"; break;
-        case '<': rep = "&lt;"; break;
-        case '>': rep = "&gt;"; break;
-        case '"': rep = "&quot;"; break;
-        default: continue;
+    const uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
+    uint64_t pat[4];
+    if (nset > 4) nset = 4;
+    for (size_t k = 0; k < nset; k++) pat[k] = ones * (unsigned char)set[k];
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w, hit = 0;
+        memcpy(&w, s + i, 8);
+        for (size_t k = 0; k < nset; k++) {
+            uint64_t x = w ^ pat[k]; /* a zero byte where w has set[k] */
+            hit |= (x - ones) & ~x & highs;
         }
+        if (hit) break;
+    }
+    for (; i < n; i++)
+        if (memchr(set, s[i], nset)) return i;
+    return n;
+}
+
+void buf_add_escaped(struct buf *b, const char *s, size_t n, int quotes)
+{
+    const char *set = quotes ? "&<>\"" : "&<>";
+    size_t start = 0;
+    for (;;) {
+        size_t i = start + mem_find_any(s + start, n - start, set, quotes ? 4 : 3);
         buf_add(b, s + start, i - start);
-        buf_adds(b, rep);
+        if (i == n) return;
+        buf_adds(b, s[i] == '&' ? "&amp;" : s[i] == '<' ? "&lt;" : s[i] == '>' ? "&gt;" : "&quot;");
         start = i + 1;
     }
-    buf_add(b, s + start, n - start);
 }
+
+void buf_add_html_escaped(struct buf *b, const char *s, size_t n) { buf_add_escaped(b, s, n, 1); }
 
 int64_t now_seconds(void)
 {

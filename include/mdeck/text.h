@@ -66,6 +66,9 @@ int cp_is_wide(unsigned cp);
  * output. */
 size_t text_clean_span(const char *s, size_t n, int del);
 
+/* Characters in s[0..n): the bytes that are not UTF-8 continuation bytes. */
+size_t utf8_count(const char *s, size_t n);
+
 /* Appends s[0..n) to out without those characters. */
 struct buf;
 void text_add_clean(struct buf *out, const char *s, size_t n, int del);

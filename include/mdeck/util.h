@@ -99,6 +99,13 @@ static inline void sink_step(struct sink *k)
 
 /* HTML escaping of text (&, <, >, ") appended to b. */
 void buf_add_html_escaped(struct buf *b, const char *s, size_t n);
+/* The same, with '"' escaped only when quotes is set (element text needs
+ * only &, < and >). */
+void buf_add_escaped(struct buf *b, const char *s, size_t n, int quotes);
+
+/* The offset of the first byte of s[0..n) that is one of the nset (1 to 4)
+ * bytes of set, or n: eight bytes at a time, for the writers' scans. */
+size_t mem_find_any(const char *s, size_t n, const char *set, size_t nset);
 
 /* Current wall clock, seconds and milliseconds. Honours MDECK_NOW (seconds)
  * so that tests can move time forward deterministically. */

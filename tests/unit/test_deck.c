@@ -248,6 +248,43 @@ static void test_clean_span(void **state)
     buf_release(&b);
 }
 
+/* mem_find_any() and utf8_count() against byte loops: every byte value at
+ * every offset of strings of 0 to 24 bytes among neighbours that are
+ * ASCII, UTF-8 lead and continuation bytes, for sets of one to four bytes
+ * (the writers' sets among them); and buf_add_escaped() on each. */
+static void test_word_scans(void **state)
+{
+    static const unsigned char fill[] = {'a', 0xc3, 0xa9, '&', 0xe4, 0x80, '@', 0};
+    static const char *const sets[] = {"&", "\t@", "&<>", "&<>\"", "\0a", "\x80\xff"};
+    static const size_t nsets[] = {1, 2, 3, 4, 2, 2};
+    char s[32];
+    struct buf b = BUF_INIT;
+    for (size_t n = 0; n <= 24; n++)
+        for (size_t at = 0; at < n || (n == 0 && at == 0); at++)
+            for (int c = 0; c < 256; c++) {
+                for (size_t k = 0; k < n; k++) s[k] = (char)fill[(k * 3 + (size_t)c) % sizeof fill];
+                if (n) s[at] = (char)c;
+                for (size_t t = 0; t < ARRAY_LEN(sets); t++) {
+                    size_t want = n;
+                    for (size_t k = 0; k < n && want == n; k++)
+                        if (memchr(sets[t], s[k], nsets[t])) want = k;
+                    assert_int_equal(mem_find_any(s, n, sets[t], nsets[t]), want);
+                }
+                size_t chars = 0;
+                for (size_t k = 0; k < n; k++) chars += ((unsigned char)s[k] & 0xC0) != 0x80;
+                assert_int_equal(utf8_count(s, n), chars);
+            }
+    buf_add_escaped(&b, "a<b>&\"c\"", 9, 0);
+    assert_string_equal(b.s, "a&lt;b&gt;&amp;\"c\"");
+    buf_reset(&b);
+    buf_add_html_escaped(&b, "a<b>&\"c\"", 9);
+    assert_string_equal(b.s, "a&lt;b&gt;&amp;&quot;c&quot;");
+    buf_reset(&b);
+    buf_add_escaped(&b, "&&&&&&&&&&", 10, 1);
+    assert_string_equal(b.s, "&amp;&amp;&amp;&amp;&amp;&amp;&amp;&amp;&amp;&amp;");
+    buf_release(&b);
+}
+
 /* utf8_check() as it was before it skipped ASCII eight bytes at a time. */
 static int utf8_check_bytewise(const unsigned char *s, size_t len, size_t *bad)
 {
@@ -420,6 +457,7 @@ int main(void)
         cmocka_unit_test(test_clean_span),
         cmocka_unit_test(test_key_ascii_shortcut),
         cmocka_unit_test(test_utf8_check_fast_path),
+        cmocka_unit_test(test_word_scans),
         cmocka_unit_test_setup_teardown(test_tmpdir_clean_stale, scratch_setup, scratch_teardown),
         cmocka_unit_test_setup_teardown(test_read_file_sizes, scratch_setup, scratch_teardown),
     };
