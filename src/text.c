@@ -105,12 +105,16 @@ void line_col(const char *s, size_t off, int *line, int *col)
     *col = c;
 }
 
+/* is_punct_or_space() for ASCII, inlined where keys are made byte by byte. */
+static inline int ascii_punct_or_space(unsigned c)
+{
+    return c <= 0x20 || c == 0x7F || (c >= '!' && c <= '/') || (c >= ':' && c <= '@') ||
+           (c >= '[' && c <= '`') || (c >= '{' && c <= '~');
+}
+
 int is_punct_or_space(uint32_t cp)
 {
-    if (cp < 0x80)
-        return cp <= 0x20 || cp == 0x7F ||
-               (cp >= '!' && cp <= '/') || (cp >= ':' && cp <= '@') ||
-               (cp >= '[' && cp <= '`') || (cp >= '{' && cp <= '~');
+    if (cp < 0x80) return ascii_punct_or_space(cp);
     return cp == 0xA0 || (cp >= 0x2000 && cp <= 0x206F) /* general punct. */
            || (cp >= 0x3000 && cp <= 0x303F)            /* CJK punct. */
            || (cp >= 0xFE30 && cp <= 0xFE4F)            /* CJK compat. forms */
@@ -125,7 +129,7 @@ void text_key(const char *s, struct buf *out)
         unsigned char c = (unsigned char)*s;
         if (c < 0x80) { /* most of every key: no decoding, no encoding */
             s++;
-            if (!is_punct_or_space(c)) buf_addc(out, (char)(c >= 'A' && c <= 'Z' ? c + 32 : c));
+            if (!ascii_punct_or_space(c)) buf_addc(out, (char)(c >= 'A' && c <= 'Z' ? c + 32 : c));
             continue;
         }
         uint32_t cp;
@@ -250,13 +254,16 @@ size_t text_clean_span(const char *s, size_t n, int del)
 
 size_t utf8_count(const char *s, size_t n)
 {
-    const uint64_t highs = 0x8080808080808080u;
+    const uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
     size_t count = n, i = 0;
     for (; i + 8 <= n; i += 8) {
         uint64_t w;
         memcpy(&w, s + i, 8);
-        /* continuation bytes: 10xxxxxx (bit 7 set, bit 6 clear) */
-        count -= (size_t)__builtin_popcountll(w & ~(w << 1) & highs);
+        /* continuation bytes: 10xxxxxx (bit 7 set, bit 6 clear); the 0/1
+         * bytes of m summed by one multiplication (no popcount in the
+         * baseline x86-64 instruction set: it was a library call) */
+        uint64_t m = (w & ~(w << 1) & highs) >> 7;
+        count -= (size_t)((m * ones) >> 56);
     }
     for (; i < n; i++) count -= ((unsigned char)s[i] & 0xC0) == 0x80;
     return count;
