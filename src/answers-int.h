@@ -55,6 +55,8 @@ struct ctx {
     struct section *secs;
     size_t nsecs, capsecs;
     struct arena *raw;    /* unsanitized HTML (see answer_range) */
+    struct buf *html, *text; /* a worker's render buffers, reused from note to
+                                note (NULL: set_answer() makes its own) */
     struct strmap bykey;  /* key -> first section with a body */
     size_t *next_same;    /* section -> next one with a body and that key */
     struct strmap byrel;  /* file rel -> index into files */

@@ -57,12 +57,15 @@ static void set_answer(struct ctx *c, struct note *n, const char *how, const cha
                        int md_line, const char *diag_path)
 {
     struct deck *d = c->d;
-    struct buf html = BUF_INIT, text = BUF_INIT;
+    struct buf own_html = BUF_INIT, own_text = BUF_INIT;
+    struct buf *hb = c->html ? c->html : &own_html, *tb = c->text ? c->text : &own_text;
+    buf_reset(hb);
+    buf_reset(tb);
     int canonical = 0;
     struct render_ctx rc = {.deck = d, .path = diag_path, .base_dir = base_dir,
                             .first_line = md_line, .canonical = &canonical};
-    render_markdown(&rc, md, len, &html, &text, c->dg);
-    buf_trim(&text);
+    render_markdown(&rc, md, len, hb, tb, c->dg);
+    buf_trim(tb);
     n->answer.canonical = canonical;
     n->answer.how = how;
     n->answer.path = arena_strdup(&d->arena, rel);
@@ -71,10 +74,10 @@ static void set_answer(struct ctx *c, struct note *n, const char *how, const cha
      * HTML, not kept for the whole build (that was the size of every
      * answer file again). */
     n->answer.md = arena_strndup(c->raw, md, len);
-    n->answer.text = arena_strndup(&d->arena, text.s, text.len);
-    n->answer.html = arena_strndup(c->raw, html.s, html.len);
-    buf_release(&html);
-    buf_release(&text);
+    n->answer.text = arena_strndup(&d->arena, tb->s, tb->len);
+    n->answer.html = arena_strndup(c->raw, hb->s, hb->len);
+    buf_release(&own_html);
+    buf_release(&own_text);
 }
 
 /* %20 and friends, as browsers and editors write links. */
@@ -279,6 +282,9 @@ static void answer_range(void *arg, size_t w, size_t begin, size_t end)
     arena_init(&scratch);
     int unsafe = c.d->opt.unsafe_html;
     c.raw = unsafe ? &c.d->arena : &scratch;
+    struct buf html = BUF_INIT, text = BUF_INIT; /* grown once, not per note */
+    c.html = &html;
+    c.text = &text;
     int freed = 0;
     for (size_t k = begin; k < end; k++) {
         size_t ni = wk->order[k];
@@ -305,6 +311,8 @@ static void answer_range(void *arg, size_t w, size_t begin, size_t end)
         }
     }
     arena_free(&scratch);
+    buf_release(&html);
+    buf_release(&text);
     /* The texts were malloc'd below the mmap threshold: give their pages
      * back now, or the heap keeps them while the answers pile up. */
     if (freed) malloc_trim(0);

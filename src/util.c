@@ -85,7 +85,7 @@ void buf_grow(struct buf *b, size_t extra)
 void buf_add(struct buf *b, const void *data, size_t n)
 {
     if (!n) return;
-    buf_grow(b, n);
+    if (n >= b->cap - b->len) buf_grow(b, n); /* most calls fit: no call */
     memcpy(b->s + b->len, data, n);
     b->len += n;
     b->s[b->len] = '\0';
