@@ -240,12 +240,16 @@ static void make_batch(struct prep *pr, size_t k, struct batch *b)
     for (size_t r = k * BATCH; r < pr->nrows && r < (k + 1) * BATCH; r++, b->n++) {
         const struct pnote *pn = &pr->p->notes[pr->rows[r].note];
         const char *f = pn->flds;
-        if (!f) {
+        size_t flen;
+        if (f) {
+            flen = strlen(f);
+        } else {
             pkg_note_flds(pn->src, &flds);
             f = flds.s;
+            flen = flds.len;
         }
         b->flds[b->n] = b->text.len;
-        buf_add(&b->text, f, strlen(f) + 1);
+        buf_add(&b->text, f, flen + 1);
         b->sfld[b->n] = b->text.len;
         anki_strip_html(pn->first, &b->text);
         b->sfld_len[b->n] = b->text.len - b->sfld[b->n];
@@ -305,7 +309,9 @@ static int insert_notes(sqlite3_stmt *note, const struct pkg *p, const struct ro
             sqlite3_bind_int64(note, 3, pn->model->id);
             sqlite3_bind_int64(note, 4, pn->mod);
             sqlite3_bind_text(note, 5, pn->tags, -1, SQLITE_STATIC);
-            sqlite3_bind_text(note, 6, b->text.s + b->flds[i], -1, SQLITE_STATIC);
+            /* the fields end with their NUL right before the sort field */
+            sqlite3_bind_text(note, 6, b->text.s + b->flds[i],
+                              (int)(b->sfld[i] - b->flds[i] - 1), SQLITE_STATIC);
             /* Bound as text: the column's integer affinity turns numeric
              * sort fields into numbers, which is what Anki does too. */
             sqlite3_bind_text(note, 7, b->text.s + b->sfld[i], (int)b->sfld_len[i],
