@@ -472,24 +472,25 @@ void strmap_init(struct strmap *m) { memset(m, 0, sizeof *m); }
 
 void strmap_free(struct strmap *m)
 {
-    free(m->keys);
-    free(m->vals);
+    free(m->v);
     strmap_init(m);
 }
 
-static size_t strmap_slot(const struct strmap *m, const char *key)
+/* The slot holding key (hash h), or the free slot where it would go. */
+static size_t strmap_slot(const struct strmap *m, const char *key, uint64_t h)
 {
-    size_t i = fnv1a(key) & (m->cap - 1);
-    while (m->keys[i] && strcmp(m->keys[i], key)) i = (i + 1) & (m->cap - 1);
+    size_t i = h & (m->cap - 1);
+    while (m->v[i].key && (m->v[i].hash != h || strcmp(m->v[i].key, key)))
+        i = (i + 1) & (m->cap - 1);
     return i;
 }
 
 int strmap_get(const struct strmap *m, const char *key, size_t *val)
 {
     if (!m->cap) return 0;
-    size_t i = strmap_slot(m, key);
-    if (!m->keys[i]) return 0;
-    if (val) *val = m->vals[i];
+    size_t i = strmap_slot(m, key, fnv1a(key));
+    if (!m->v[i].key) return 0;
+    if (val) *val = m->v[i].val;
     return 1;
 }
 
@@ -498,18 +499,20 @@ void strmap_put(struct strmap *m, const char *key, size_t val)
     if ((m->n + 1) * 2 > m->cap) {
         struct strmap old = *m;
         m->cap = old.cap ? old.cap * 2 : 64;
-        m->keys = xcalloc(m->cap, sizeof *m->keys);
-        m->vals = xcalloc(m->cap, sizeof *m->vals);
-        m->n = 0;
-        for (size_t i = 0; i < old.cap; i++)
-            if (old.keys[i]) strmap_put(m, old.keys[i], old.vals[i]);
-        free(old.keys);
-        free(old.vals);
+        m->v = xcalloc(m->cap, sizeof *m->v);
+        for (size_t i = 0; i < old.cap; i++) {
+            if (!old.v[i].key) continue;
+            size_t j = old.v[i].hash & (m->cap - 1); /* keys are distinct */
+            while (m->v[j].key) j = (j + 1) & (m->cap - 1);
+            m->v[j] = old.v[i];
+        }
+        free(old.v);
     }
-    size_t i = strmap_slot(m, key);
-    if (!m->keys[i]) {
-        m->keys[i] = key;
+    uint64_t h = fnv1a(key);
+    size_t i = strmap_slot(m, key, h);
+    if (!m->v[i].key) {
+        m->v[i] = (struct strmap_entry){key, val, h};
         m->n++;
     }
-    m->vals[i] = val;
+    m->v[i].val = val;
 }

@@ -143,10 +143,16 @@ int str_starts_with(const char *s, const char *prefix);
 int str_ends_with(const char *s, const char *suffix);
 
 /* A string -> size_t hash map (open addressing); keys are borrowed, not
- * copied: they must outlive the map. */
+ * copied: they must outlive the map.  Each slot keeps its key's hash, so a
+ * probe compares strings only when the hashes agree, and growing never
+ * hashes a key again. */
+struct strmap_entry {
+    const char *key; /* NULL: free */
+    size_t val;
+    uint64_t hash;
+};
 struct strmap {
-    const char **keys;
-    size_t *vals;
+    struct strmap_entry *v;
     size_t n, cap;
 };
 void strmap_init(struct strmap *m);

@@ -248,6 +248,35 @@ static void test_clean_span(void **state)
     buf_release(&b);
 }
 
+/* The hash map through many growths: every key found with its last value,
+ * absent keys (also prefixes and extensions of present ones) not found. */
+static void test_strmap(void **state)
+{
+    enum { N = 20000 };
+    static char keys[N][16];
+    struct strmap m;
+    strmap_init(&m);
+    size_t v = 0;
+    assert_int_equal(strmap_get(&m, "k1", &v), 0);
+    for (int i = 0; i < N; i++) {
+        snprintf(keys[i], sizeof keys[i], "k%d", i);
+        strmap_put(&m, keys[i], (size_t)i);
+    }
+    for (int i = 0; i < N; i += 3) strmap_put(&m, keys[i], (size_t)i + N); /* replaced */
+    assert_int_equal(m.n, N);
+    for (int i = 0; i < N; i++) {
+        assert_int_equal(strmap_get(&m, keys[i], &v), 1);
+        assert_int_equal(v, (size_t)(i % 3 ? i : i + N));
+        char other[24];
+        snprintf(other, sizeof other, "k%dx", i);
+        assert_int_equal(strmap_get(&m, other, NULL), 0);
+    }
+    assert_int_equal(strmap_get(&m, "k", NULL), 0);
+    assert_int_equal(strmap_get(&m, "", NULL), 0);
+    strmap_free(&m);
+    assert_int_equal(strmap_get(&m, "k1", NULL), 0);
+}
+
 /* mem_find_any() and utf8_count() against byte loops: every byte value at
  * every offset of strings of 0 to 24 bytes among neighbours that are
  * ASCII, UTF-8 lead and continuation bytes, for sets of one to four bytes
@@ -458,6 +487,7 @@ int main(void)
         cmocka_unit_test(test_key_ascii_shortcut),
         cmocka_unit_test(test_utf8_check_fast_path),
         cmocka_unit_test(test_word_scans),
+        cmocka_unit_test(test_strmap),
         cmocka_unit_test_setup_teardown(test_tmpdir_clean_stale, scratch_setup, scratch_teardown),
         cmocka_unit_test_setup_teardown(test_read_file_sizes, scratch_setup, scratch_teardown),
     };
