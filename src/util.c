@@ -279,7 +279,8 @@ size_t mem_find_any(const char *s, size_t n, const char *set, size_t nset)
         if (hit) break;
     }
     for (; i < n; i++)
-        if (memchr(set, s[i], nset)) return i;
+        for (size_t k = 0; k < nset; k++)
+            if (s[i] == set[k]) return i;
     return n;
 }
 
