@@ -641,7 +641,9 @@ static zip_int64_t sink_callback(void *state, void *data, zip_uint64_t len, zip_
  * with errno set. */
 static zip_t *open_sink(const char *path)
 {
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    /* path is our mkstemp() temporary, opened again by name: never
+     * through a symbolic link someone put there since */
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (fd < 0) return NULL;
     struct zsink *k = xcalloc(1, sizeof *k);
     k->fd = fd;

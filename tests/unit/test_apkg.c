@@ -1362,6 +1362,40 @@ static void test_checker_fails(void **state)
     buf_release(&pk);
 }
 
+/* The package is written into the file named, never through a symbolic
+ * link put in its place: the write fails and the link's target is left as
+ * it was (the caller then keeps the previous package). */
+static void test_write_refuses_symlink(void **state)
+{
+    struct deck d;
+    make_deck(&d);
+    char *victim = tmp_path("victim.txt"), *link = tmp_path("link.apkg");
+    scratch_write_bytes(victim, "keep me", 7);
+    unlink(link);
+    assert_int_equal(symlink(victim, link), 0);
+    struct apkg_prev pv;
+    apkg_prev_read(NULL, &pv);
+    struct apkg_stats st;
+    struct diags dg;
+    diags_init(&dg);
+    assert_int_equal(apkg_write(&d, NULL, &pv, 0, link, &st, &dg), -1);
+    assert_true(dg.nerrors > 0);
+    struct buf b = BUF_INIT;
+    assert_int_equal(read_file(victim, &b), 0);
+    assert_int_equal(b.len, 7);
+    assert_memory_equal(b.s, "keep me", 7);
+    buf_release(&b);
+    diags_free(&dg);
+    char *coll = xasprintf("%s-collection", link);
+    unlink(coll);
+    unlink(link);
+    unlink(victim);
+    free(coll);
+    free(link);
+    free(victim);
+    deck_free(&d);
+}
+
 int main(void)
 {
     /* Every build in this file sets MDECK_NOW itself. */
@@ -1383,6 +1417,7 @@ int main(void)
         cmocka_unit_test(test_read_hostile),
         cmocka_unit_test(test_read_inflate_checks),
         cmocka_unit_test(test_checker_fails),
+        cmocka_unit_test(test_write_refuses_symlink),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
