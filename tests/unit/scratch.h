@@ -15,5 +15,12 @@ int scratch_teardown(void **state);
 void scratch_set_now(long long t);
 /* Writes n bytes to path (created or truncated), asserting success. */
 void scratch_write_bytes(const char *path, const void *p, size_t n);
+/* Writes text to scratch_dir/rel, making the folders on the way; with
+ * by_rename, as editors save: into a temporary renamed over the file. */
+void scratch_put(const char *rel, const char *text, int by_rename);
+
+/* A real 1x1 PNG. */
+extern const unsigned char scratch_png[];
+extern const size_t scratch_png_size;
 
 #endif

@@ -20,21 +20,7 @@
 
 #define dir scratch_dir
 
-static void put(const char *rel, const char *text)
-{
-    char *p = xasprintf("%s/%s", dir, rel);
-    char *slash = strrchr(p, '/');
-    *slash = '\0';
-    char *cmd = xasprintf("mkdir -p '%s'", p);
-    assert_int_equal(system(cmd), 0);
-    *slash = '/';
-    FILE *f = fopen(p, "w");
-    assert_non_null(f);
-    fputs(text, f);
-    fclose(f);
-    free(cmd);
-    free(p);
-}
+static void put(const char *rel, const char *text) { scratch_put(rel, text, 0); }
 
 struct loaded {
     struct deck d;

@@ -51,15 +51,6 @@ static const struct {
      "2ba8c093b0f1438fdae6b5360b391828a1ae7fb0e47f0166a7580c0c0c19e554"},
 };
 
-/* A real 1x1 PNG. */
-static const unsigned char png[] = {
-    0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d, 0x49,
-    0x48, 0x44, 0x52, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x06,
-    0x00, 0x00, 0x00, 0x1f, 0x15, 0xc4, 0x89, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x44,
-    0x41, 0x54, 0x78, 0x9c, 0x63, 0xf8, 0xcf, 0xc0, 0xf0, 0x1f, 0x00, 0x05, 0x00,
-    0x01, 0xff, 0x89, 0x99, 0x3d, 0x1d, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45, 0x4e,
-    0x44, 0xae, 0x42, 0x60, 0x82,
-};
 
 static char tmpdir[4096];
 
@@ -74,7 +65,7 @@ static int group_setup(void **state)
     mkdir(deckdir, 0755);
     free(deckdir);
     char *p = tmp_path("mydeck/dot.PNG");
-    scratch_write_bytes(p, png, sizeof png);
+    scratch_write_bytes(p, scratch_png, scratch_png_size);
     free(p);
     return 0;
 }
@@ -457,7 +448,7 @@ static void test_package_layout(void **state)
     assert_int_equal(zs.comp_method, ZIP_CM_DEFLATE);
     assert_int_equal(zip_stat(p.za, "0", 0, &zs), 0);
     assert_int_equal(zs.comp_method, ZIP_CM_STORE);
-    assert_int_equal(zs.size, sizeof png);
+    assert_int_equal(zs.size, scratch_png_size);
     assert_true(zip_name_locate(p.za, "collection.anki21", 0) < 0);
     assert_true(zip_name_locate(p.za, "meta", 0) < 0);
     zip_file_t *zf = zip_fopen(p.za, "media", 0);

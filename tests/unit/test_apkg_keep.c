@@ -34,17 +34,6 @@
 #define DAY 86400LL
 #define NNOTES 700
 
-/* A real 1x1 PNG; the second image differs in its last byte (any bytes do
- * for the package). */
-static const unsigned char png[] = {
-    0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d, 0x49,
-    0x48, 0x44, 0x52, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x06,
-    0x00, 0x00, 0x00, 0x1f, 0x15, 0xc4, 0x89, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x44,
-    0x41, 0x54, 0x78, 0x9c, 0x63, 0xf8, 0xcf, 0xc0, 0xf0, 0x1f, 0x00, 0x05, 0x00,
-    0x01, 0xff, 0x89, 0x99, 0x3d, 0x1d, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45, 0x4e,
-    0x44, 0xae, 0x42, 0x60, 0x82,
-};
-
 static char *path_in(const char *name) { return xasprintf("%s/%s", scratch_dir, name); }
 
 /* The kept collections go to a $TMPDIR of the test's own, so that the test
@@ -109,7 +98,7 @@ static void make_deck(struct deck *d, int reversed)
     char *dir = path_in("deck");
     mkdir(dir, 0755);
     char *img = path_in("deck/dot.png");
-    scratch_write_bytes(img, png, sizeof png);
+    scratch_write_bytes(img, scratch_png, scratch_png_size);
     deck_init(d, dir);
     d->name = "Keep";
     d->desc_html = "<p>kept</p>";
@@ -424,10 +413,13 @@ static void test_updates_equal_full(void **state)
     set_answer(&d, 0, "<p>first</p>");
     set_answer(&d, NNOTES - 1, "<p>last</p>");
     char *img = path_in("deck/other.png");
-    unsigned char png2[sizeof png];
-    memcpy(png2, png, sizeof png);
-    png2[sizeof png - 1] ^= 1;
-    scratch_write_bytes(img, png2, sizeof png2);
+    /* another image: the same PNG with its last byte changed (any bytes
+     * do for the package) */
+    unsigned char *png2 = xmalloc(scratch_png_size);
+    memcpy(png2, scratch_png, scratch_png_size);
+    png2[scratch_png_size - 1] ^= 1;
+    scratch_write_bytes(img, png2, scratch_png_size);
+    free(png2);
     const char *media = deck_add_media(&d, img);
     assert_non_null(media);
     free(img);

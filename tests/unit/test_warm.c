@@ -28,23 +28,7 @@ static char *path_in(const char *rel)
 }
 
 /* Written as editors save: a temporary renamed over the file. */
-static void put(const char *rel, const char *text)
-{
-    char *p = path_in(rel), *tmp = xasprintf("%s.tmp~", p);
-    char *slash = strrchr(p, '/');
-    *slash = '\0';
-    char *cmd = xasprintf("mkdir -p '%s'", p);
-    assert_int_equal(system(cmd), 0);
-    *slash = '/';
-    FILE *f = fopen(tmp, "w");
-    assert_non_null(f);
-    fputs(text, f);
-    fclose(f);
-    assert_int_equal(rename(tmp, p), 0);
-    free(cmd);
-    free(tmp);
-    free(p);
-}
+static void put(const char *rel, const char *text) { scratch_put(rel, text, 1); }
 
 /* The answers of questions [from, to) as ## sections; body k of question i
  * carries version v (edits bump it). */
