@@ -233,40 +233,19 @@ static int dropped_byte(unsigned char c, int del)
 
 /* Sixteen bytes as one value (GCC's vector extension: SSE2 on x86-64,
  * plain code where there is no such unit). */
-typedef unsigned char v16 __attribute__((vector_size(16)));
-
-/* 1 when any lane of m (0 or all ones each) is set. */
-static inline int v16_any(v16 m)
-{
-    uint64_t h[2];
-    memcpy(h, &m, sizeof h);
-    return (h[0] | h[1]) != 0;
-}
-
 size_t text_clean_span(const char *s, size_t n, int del)
 {
-    const uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
     size_t i = 0;
     const v16 zero = {0}, sp = zero + 0x20, tab = zero + '\t', lf = zero + '\n',
               dl = zero + 0x7f;
+    /* sixteen bytes at a time while none is dropped; the block that holds
+     * one, and the last few bytes, one by one */
     for (; i + 16 <= n; i += 16) {
         v16 v;
         memcpy(&v, s + i, 16);
         v16 bad = (v16)(v < sp) & (v16)(v != tab) & (v16)(v != lf);
         if (del) bad |= (v16)(v == dl);
         if (v16_any(bad)) break;
-    }
-    for (; i + 8 <= n; i += 8) {
-        uint64_t w;
-        memcpy(&w, s + i, 8);
-        /* any byte < 0x20 (exact for "any", bytes >= 0x80 never count),
-         * or any byte equal to 0x7f */
-        uint64_t low = (w - ones * 0x20) & ~w & highs;
-        uint64_t d = w ^ (ones * 0x7f);
-        uint64_t is7f = del ? (d - ones) & ~d & highs : 0;
-        if (!(low | is7f)) continue;
-        for (size_t k = i; k < i + 8; k++)
-            if (dropped_byte((unsigned char)s[k], del)) return k;
     }
     for (; i < n; i++)
         if (dropped_byte((unsigned char)s[i], del)) return i;

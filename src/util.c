@@ -247,15 +247,9 @@ const char *read_file_error(int e)
     return e == EINVAL ? "not a regular file (a FIFO, device or socket)" : strerror(e);
 }
 
-/* Sixteen bytes as one value (GCC's vector extension: SSE2 on x86-64). */
-typedef unsigned char v16 __attribute__((vector_size(16)));
-
 size_t mem_find_any(const char *s, size_t n, const char *set, size_t nset)
 {
-    const uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
-    uint64_t pat[4];
     if (nset > 4) nset = 4;
-    for (size_t k = 0; k < nset; k++) pat[k] = ones * (unsigned char)set[k];
     /* the set padded to four with its first byte: the same matches */
     const v16 zero = {0};
     v16 p[4];
@@ -263,20 +257,9 @@ size_t mem_find_any(const char *s, size_t n, const char *set, size_t nset)
     size_t i = 0;
     for (; i + 16 <= n; i += 16) {
         v16 v;
-        uint64_t h[2];
         memcpy(&v, s + i, 16);
-        v16 hit = (v16)(v == p[0]) | (v16)(v == p[1]) | (v16)(v == p[2]) | (v16)(v == p[3]);
-        memcpy(h, &hit, sizeof h);
-        if (h[0] | h[1]) break;
-    }
-    for (; i + 8 <= n; i += 8) {
-        uint64_t w, hit = 0;
-        memcpy(&w, s + i, 8);
-        for (size_t k = 0; k < nset; k++) {
-            uint64_t x = w ^ pat[k]; /* a zero byte where w has set[k] */
-            hit |= (x - ones) & ~x & highs;
-        }
-        if (hit) break;
+        if (v16_any((v16)(v == p[0]) | (v16)(v == p[1]) | (v16)(v == p[2]) | (v16)(v == p[3])))
+            break;
     }
     for (; i < n; i++)
         for (size_t k = 0; k < nset; k++)

@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -102,6 +103,19 @@ void buf_add_html_escaped(struct buf *b, const char *s, size_t n);
 /* The same, with '"' escaped only when quotes is set (element text needs
  * only &, < and >). */
 void buf_add_escaped(struct buf *b, const char *s, size_t n, int quotes);
+
+/* Sixteen bytes as one value (GCC's vector extension: SSE2 on x86-64,
+ * plain code where there is no such unit), for the scans that see every
+ * byte of every answer and output. */
+typedef unsigned char v16 __attribute__((vector_size(16)));
+
+/* 1 when any lane of m (each 0 or all ones) is set. */
+static inline int v16_any(v16 m)
+{
+    uint64_t h[2];
+    memcpy(h, &m, sizeof h);
+    return (h[0] | h[1]) != 0;
+}
 
 /* The offset of the first byte of s[0..n) that is one of the nset (1 to 4)
  * bytes of set, or n: eight bytes at a time, for the writers' scans. */
