@@ -62,7 +62,7 @@ int cp_is_wide(unsigned cp);
 
 /* The length of the longest prefix of s[0..n) free of control characters
  * other than \t and \n (and of DEL when del is set): what the writers drop
- * from every field.  Eight bytes at a time: this sees every byte of every
+ * from every field.  Sixteen bytes at a time: this sees every byte of every
  * output. */
 size_t text_clean_span(const char *s, size_t n, int del);
 

@@ -118,7 +118,7 @@ static inline int v16_any(v16 m)
 }
 
 /* The offset of the first byte of s[0..n) that is one of the nset (1 to 4)
- * bytes of set, or n: eight bytes at a time, for the writers' scans. */
+ * bytes of set, or n: sixteen bytes at a time, for the writers' scans. */
 size_t mem_find_any(const char *s, size_t n, const char *set, size_t nset);
 
 /* Current wall clock, seconds and milliseconds. Honours MDECK_NOW (seconds)
