@@ -5,7 +5,6 @@
 
 #include <dirent.h>
 #include <errno.h>
-#include <md4c.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -13,7 +12,6 @@
 #include "mdeck/frontmatter.h"
 #include "mdeck/identity.h"
 #include "mdeck/par.h"
-#include "mdeck/render.h"
 #include "mdeck/text.h"
 
 #define MAX_DEPTH 32
@@ -125,123 +123,6 @@ out:
 
 /* --- reading markdown answer files ------------------------------------- */
 
-struct hscan {
-    struct ctx *c;
-    struct file *f;
-    size_t file;
-    const char *base;   /* file start */
-    const char *end;    /* file end */
-    int level;          /* inside a heading of this level (1..2), else 0 */
-    int depth;
-    struct buf text;
-    int line;
-    const char *lpos;   /* line_of_from() cache: lline is the line of lpos */
-    int lline;
-};
-
-/* answers_line_of(h->base, p), counting on from the previous call when p is past it:
- * headings come in file order, so a file is scanned once, not once per
- * heading. */
-static int line_of_from(struct hscan *h, const char *p)
-{
-    if (!h->lpos || p < h->lpos) {
-        h->lpos = h->base;
-        h->lline = 1;
-    }
-    for (const char *s = h->lpos; s < p && (s = memchr(s, '\n', (size_t)(p - s))); s++)
-        h->lline++;
-    h->lpos = p;
-    return h->lline;
-}
-
-static int hs_enter(MD_BLOCKTYPE type, void *detail, void *user)
-{
-    struct hscan *h = user;
-    h->depth++;
-    if (type == MD_BLOCK_H && h->depth == 2) {
-        unsigned lv = ((MD_BLOCK_H_DETAIL *)detail)->level;
-        if (lv <= 2) {
-            h->level = (int)lv;
-            buf_reset(&h->text);
-            h->line = 0;
-        }
-    }
-    return 0;
-}
-
-static void slugify(const char *s, struct buf *out)
-{
-    /* GitHub-style anchors: lower case, spaces to '-', punctuation dropped
-     * (letters of every script kept). */
-    while (*s) {
-        uint32_t cp;
-        s += utf8_decode(s, &cp);
-        if (cp == ' ' || cp == '-') { buf_addc(out, '-'); continue; }
-        if (cp == '_') { buf_addc(out, '_'); continue; }
-        if (is_punct_or_space(cp)) continue;
-        if (cp >= 'A' && cp <= 'Z') cp += 32;
-        utf8_encode(out, cp);
-    }
-}
-
-static int hs_leave(MD_BLOCKTYPE type, void *detail, void *user)
-{
-    struct hscan *h = user;
-    h->depth--;
-    if (type == MD_BLOCK_H && h->level && h->depth == 1) {
-        struct file *f = h->f;
-        buf_trim(&h->text);
-        GROW(f->ls, f->nls + 1, f->capls);
-        struct section *s = &f->ls[f->nls++];
-        memset(s, 0, sizeof *s);
-        s->file = h->file;
-        s->level = h->level;
-        s->title = xstrndup(h->text.s, h->text.len);
-        /* the key comes later (section_keys): it depends on the index's
-         * front matter, which files are read without */
-        struct buf slug = BUF_INIT;
-        slugify(s->title, &slug);
-        s->slug = buf_detach(&slug);
-        s->line = h->line;
-        h->level = 0;
-    }
-    return 0;
-}
-
-static int hs_span(MD_SPANTYPE t, void *d, void *u) { return 0; }
-
-static int hs_text(MD_TEXTTYPE type, const MD_CHAR *text, MD_SIZE size, void *user)
-{
-    struct hscan *h = user;
-    if (!h->level) return 0;
-    /* md4c 0.4.8 can report text past the end of its input (see
-     * load_markdown): never count or copy anything outside the file. */
-    if (text < h->base || text > h->end || size > (size_t)(h->end - text)) return 0;
-    if (!h->line) h->line = line_of_from(h, text);
-    if (type == MD_TEXT_SOFTBR || type == MD_TEXT_BR) buf_addc(&h->text, ' ');
-    else buf_add(&h->text, text, size);
-    return 0;
-}
-
-/* Byte offset of the start of 1-based line l in s[0..len).  The cursor
- * remembers where the previous call stopped: asked for lines in increasing
- * order, it reads the file once. */
-struct line_cursor {
-    size_t off;
-    int cur;
-};
-
-static size_t line_start(struct line_cursor *lc, const char *s, size_t len, int l)
-{
-    if (l < lc->cur) *lc = (struct line_cursor){0, 1};
-    while (lc->cur < l && lc->off < len) {
-        const char *nl = memchr(s + lc->off, '\n', len - lc->off);
-        lc->off = nl ? (size_t)(nl - s) + 1 : len;
-        lc->cur += nl != NULL;
-    }
-    return lc->off;
-}
-
 /* The diagnostics of file f (made on first use). */
 static struct diags *file_dg(struct file *f)
 {
@@ -295,56 +176,7 @@ void answers_read_one(struct ctx *c, size_t fi, struct arena *a)
     f->body_off = boff;
     f->loaded = 1;
 
-    /* md4c 0.4.8 (Debian 12) reads past the end of its input after an
-     * unclosed link at the very end (render.c parses a padded copy for the
-     * same reason): the file gets NUL bytes after its text.  Found by
-     * fuzz_match once read_file stopped leaving slack in its buffers. */
-    buf_grow(&f->src, 16);
-    memset(f->src.s + f->src.len, 0, 17);
-    struct hscan h = {.c = c, .f = f, .file = fi, .base = f->src.s,
-                      .end = f->src.s + f->src.len};
-    buf_init(&h.text);
-    MD_PARSER p = {.flags = MDECK_MD_FLAGS, .enter_block = hs_enter, .leave_block = hs_leave,
-                   .enter_span = hs_span, .leave_span = hs_span, .text = hs_text};
-    md_parse(f->src.s + boff, (MD_SIZE)(f->src.len - boff), &p, &h);
-    buf_release(&h.text);
-
-    /* Bodies: from the line after a heading to the next heading of level
-     * <= 2; a heading with an empty body shares the next body of its level. */
-    struct line_cursor lc = {0, 1};
-    for (size_t i = 0; i < f->nls; i++) {
-        struct section *s = &f->ls[i];
-        if (!s->line) { s->body = s->body_end = 0; continue; }
-        size_t start = line_start(&lc, f->src.s, f->src.len, s->line + 1);
-        s->body_line = s->line + 1;
-        size_t end = i + 1 < f->nls && f->ls[i + 1].line
-                         ? line_start(&lc, f->src.s, f->src.len, f->ls[i + 1].line)
-                         : f->src.len;
-        /* a setext underline belongs to the heading */
-        size_t k = start;
-        while (k < end && (f->src.s[k] == '=' || f->src.s[k] == '-')) k++;
-        if (k > start && (k == end || f->src.s[k] == '\n' || f->src.s[k] == '\r')) {
-            while (k < end && f->src.s[k] != '\n') k++;
-            start = k < end ? k + 1 : end;
-            s->body_line++;
-        }
-        if (end < start) end = start;
-        s->body = start;
-        s->body_end = end;
-    }
-    for (size_t i = f->nls; i-- > 0;) {
-        struct section *s = &f->ls[i];
-        int empty = 1;
-        for (size_t k = s->body; k < s->body_end && empty; k++)
-            if (!strchr(" \t\r\n", f->src.s[k])) empty = 0;
-        if (empty && i + 1 < f->nls && f->ls[i + 1].level == s->level) {
-            s->body = f->ls[i + 1].body;
-            s->body_end = f->ls[i + 1].body_end;
-            s->body_line = f->ls[i + 1].body_line;
-        } else if (empty) {
-            s->body = s->body_end = 0;
-        }
-    }
+    answers_scan(f, fi, boff, 1);
 }
 
 struct load_job {

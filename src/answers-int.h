@@ -104,6 +104,14 @@ void answers_read_one(struct ctx *c, size_t fi, struct arena *a);
 /* Reads every markdown file on all cores, then merges sections and
  * messages in file order. */
 void answers_read_all(struct ctx *c);
+/* answers-scan.c */
+/* Finds the sections of file f, read into f->src, its body from byte boff:
+ * the top-level headings of level 1 and 2 and their bodies, into f->ls.
+ * fast: try the line scan first (md4c given only the lines that can be
+ * such headings).  Returns 1 when the line scan was used, 0 when md4c
+ * parsed the whole file. */
+int answers_scan(struct file *f, size_t fi, size_t boff, int fast);
+
 /* 1 when path (symbolic links resolved) is inside the folder dir. */
 int answers_inside(const char *dir, const char *path);
 /* Frees c's files and sections. */
