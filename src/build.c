@@ -725,6 +725,10 @@ int build_deck(const char *dir, const struct build_opts *o, struct build_stats *
         make_output(&outs[i]);
         if (outs[i].rc < 0 && !threaded) break;
     }
+    /* The text files' data to disk while the package is still being made
+     * (~0.1 s of writeback at 100k that publishing would wait for). */
+    for (int i = 1; i < 3 && threaded; i++)
+        if (paths[i]) publish_stream_sync(&outs[i].ps);
     if (threaded) pthread_join(apkg_tid, NULL);
     prof_mark("outputs made");
     for (int i = 0; i < 3; i++) {

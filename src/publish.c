@@ -258,6 +258,11 @@ void publish_stream_write(struct publish_stream *s, const void *data, size_t len
     s->off += (long long)len;
 }
 
+void publish_stream_sync(struct publish_stream *s)
+{
+    if (!s->err && s->fd >= 0 && fdatasync(s->fd) < 0) s->err = errno;
+}
+
 int publish_stream_finish(struct publish_stream *s, struct publish *p, struct diags *dg)
 {
     if (!s->err && s->same && s->off == s->old_size) {

@@ -52,6 +52,10 @@ struct publish_stream {
 };
 void publish_stream_open(struct publish_stream *s, const char *path);
 void publish_stream_write(struct publish_stream *s, const void *data, size_t len);
+/* Puts the bytes written so far on disk now, while the caller has nothing
+ * else to do: the fsync before the rename then has little left to wait
+ * for.  A failure is kept for publish_stream_finish() to report. */
+void publish_stream_sync(struct publish_stream *s);
 int publish_stream_finish(struct publish_stream *s, struct publish *p, struct diags *dg);
 void publish_stream_abort(struct publish_stream *s);
 

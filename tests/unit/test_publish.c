@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "mdeck/publish.h"
 #include "mdeck/util.h"
@@ -87,6 +88,18 @@ static void test_stream_cases(void **state)
     free(path);
 }
 
+/* The temporaries left in the scratch folder. */
+static int temporaries(void)
+{
+    char *cmd = xasprintf("ls -A '%s' | grep -c mdeck-tmp", scratch_dir);
+    FILE *f = popen(cmd, "r");
+    int n = -1;
+    assert_int_equal(fscanf(f, "%d", &n), 1);
+    pclose(f);
+    free(cmd);
+    return n;
+}
+
 /* A stream abandoned before finish leaves the current file and no
  * temporary behind. */
 static void test_stream_abort(void **state)
@@ -99,13 +112,42 @@ static void test_stream_abort(void **state)
     publish_stream_write(&s, "new bytes", 9);
     publish_stream_abort(&s);
     expect(path, "old");
-    char *cmd = xasprintf("ls -A '%s' | grep -c mdeck-tmp", scratch_dir);
-    FILE *f = popen(cmd, "r");
-    int n = -1;
-    assert_int_equal(fscanf(f, "%d", &n), 1);
-    pclose(f);
-    assert_int_equal(n, 0);
-    free(cmd);
+    assert_int_equal(temporaries(), 0);
+    free(path);
+}
+
+/* The bytes synced early, then published; and when that sync fails, the
+ * stream's finish reports it and the current file stays. */
+static void test_stream_sync(void **state)
+{
+    (void)state;
+    char *path = out_path();
+    write_text(path, "old");
+    struct diags dg;
+    diags_init(&dg);
+    struct publish_stream s;
+    struct publish p;
+    publish_stream_open(&s, path);
+    publish_stream_write(&s, "new", 3);
+    publish_stream_sync(&s);
+    assert_int_equal(publish_stream_finish(&s, &p, &dg), 1);
+    assert_int_equal(publish_commit(&p, &dg), 1);
+    expect(path, "new");
+
+    publish_stream_open(&s, path);
+    publish_stream_write(&s, "newer", 5);
+    int pipefd[2];
+    assert_int_equal(pipe(pipefd), 0);
+    assert_true(dup2(pipefd[0], s.fd) >= 0); /* fdatasync fails on a pipe */
+    close(pipefd[0]);
+    close(pipefd[1]);
+    publish_stream_sync(&s);
+    assert_int_equal(publish_stream_finish(&s, &p, &dg), -1);
+    assert_int_equal(dg.nerrors, 1);
+    assert_non_null(strstr(dg.v[0].msg, "cannot write to a temporary file"));
+    expect(path, "new");
+    assert_int_equal(temporaries(), 0);
+    diags_free(&dg);
     free(path);
 }
 
@@ -114,6 +156,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_stream_cases, scratch_setup, scratch_teardown),
         cmocka_unit_test_setup_teardown(test_stream_abort, scratch_setup, scratch_teardown),
+        cmocka_unit_test_setup_teardown(test_stream_sync, scratch_setup, scratch_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
