@@ -6,6 +6,7 @@ usage: make-seeds.py OUTDIR MDECK
 Writes OUTDIR/<harness>/<name> for every harness of tests/fuzz/:
   index        docs/format.md "index" examples, the shipped index, fixtures
   render       every markdown input of tests/spec/*.txt, the shipped answers
+  scan         the same markdown, and the bench's kind of answer file
   sanitize     the sanitize examples, the expected HTML of the render
                examples, the HTML fixture files
   frontmatter  the front-matter blocks of the index examples, answer files
@@ -58,7 +59,7 @@ def read(path):
 def main():
     outdir, mdeck = sys.argv[1], sys.argv[2]
     top = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
-    seeds = {k: [] for k in ("index", "render", "sanitize", "frontmatter", "match", "apkg")}
+    seeds = {k: [] for k in ("index", "render", "scan", "sanitize", "frontmatter", "match", "apkg")}
 
     spec = []
     for p in sorted(glob.glob(os.path.join(top, "tests/spec/*.txt"))) + [os.path.join(top, "docs/format.md")]:
@@ -71,6 +72,9 @@ def main():
     seeds["index"] += [read(p) for p in sorted(glob.glob(os.path.join(top, "decks/*/index.md")))]
     seeds["render"] += [i.encode() for k, i, e in spec if k in ("render", "text")]
     seeds["render"] += answers
+    seeds["scan"] += seeds["render"]
+    seeds["scan"] += [b"# Answers\n\n## What is it?\n\nText `x` $y$.\n\n- a\n\n```python\n# code\n```\n\n"
+                      b"| a | b |\n|---|---|\n\n## Why?\r\n\r\nBecause.\n"]
     seeds["sanitize"] += [i.encode() for k, i, e in spec if k in ("sanitize", "html-text")]
     seeds["sanitize"] += [e.encode() for k, i, e in spec if k == "render"]
     seeds["sanitize"] += htmls

@@ -26,6 +26,9 @@
 #define FUZZ_ENTRY fuzz_render
 #include "../fuzz/fuzz_render.c"
 #undef FUZZ_ENTRY
+#define FUZZ_ENTRY fuzz_scan
+#include "../fuzz/fuzz_scan.c"
+#undef FUZZ_ENTRY
 #define FUZZ_ENTRY fuzz_match
 #include "../fuzz/fuzz_match.c"
 #undef FUZZ_ENTRY
@@ -69,6 +72,7 @@ static void replay(const char *name, int (*entry)(const uint8_t *, size_t))
 
 static void test_index(void **state) { replay("index", fuzz_index); }
 static void test_render(void **state) { replay("render", fuzz_render); }
+static void test_scan(void **state) { replay("scan", fuzz_scan); }
 static void test_match(void **state) { replay("match", fuzz_match); }
 static void test_sanitize(void **state) { replay("sanitize", fuzz_sanitize); }
 static void test_frontmatter(void **state) { replay("frontmatter", fuzz_frontmatter); }
@@ -80,6 +84,7 @@ int main(void)
         cmocka_unit_test(test_index),       cmocka_unit_test(test_render),
         cmocka_unit_test(test_match),       cmocka_unit_test(test_sanitize),
         cmocka_unit_test(test_frontmatter), cmocka_unit_test(test_apkg),
+        cmocka_unit_test(test_scan),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
