@@ -204,6 +204,12 @@ static int find_heading_lines(const char *s, size_t len, int line, struct cand *
             table = 0;
             continue;
         }
+        int pipe;
+        if (rule_like(l, ln, &pipe)) {
+            if (!pipe) return -1; /* a setext underline or a thematic break */
+            table = 1;
+            continue;
+        }
         /* after the markers of block quotes and list items */
         size_t c = i;
         while (c < ln) {
@@ -220,7 +226,6 @@ static int find_heading_lines(const char *s, size_t len, int line, struct cand *
             while (m < ln && (l[m] == ' ' || l[m] == '\t')) m++;
             c = m;
         }
-        int pipe;
         if (c > i) {
             /* md4c 0.4.8 closes a fence opened in a container with a fence
              * at the margin; tables and setext headings in one: let md4c
@@ -229,11 +234,6 @@ static int find_heading_lines(const char *s, size_t len, int line, struct cand *
                            ((l[c] == '`' || l[c] == '~') && c + 2 < ln && l[c + 1] == l[c] &&
                             l[c + 2] == l[c])))
                 return -1;
-            continue;
-        }
-        if (rule_like(l, ln, &pipe)) {
-            if (!pipe) return -1; /* a setext underline or a thematic break */
-            table = 1;
             continue;
         }
         size_t j = i;

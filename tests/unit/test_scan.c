@@ -85,6 +85,7 @@ static const char *const careful[] = {
     "[ref]: /url", "[ref]:", "Title\r", "lone\rcr", "x\r## after a CR", "     ```",
     "    <div>", "  \t```", " ~~~", "   [ref]: /u", "[r]: <u>", "  --|--", "- # `x`\n---",
     "+ ```", ">```", "-\t```", "2. ```", "1.\t```", "> <div>", "> --|--", "> ---", "- ===",
+    "- ", "=\x17==",
 };
 
 static uint64_t rng;
