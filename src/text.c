@@ -226,30 +226,27 @@ int cp_is_wide(unsigned cp)
            (cp >= 0x20000 && cp <= 0x3FFFD);
 }
 
-static int dropped_byte(unsigned char c, int del)
-{
-    return (c < 0x20 && c != '\t' && c != '\n') || (del && c == 0x7f);
-}
-
 /* Sixteen bytes as one value (GCC's vector extension: SSE2 on x86-64,
  * plain code where there is no such unit). */
 size_t text_clean_span(const char *s, size_t n, int del)
 {
-    size_t i = 0;
     const v16 zero = {0}, sp = zero + 0x20, tab = zero + '\t', lf = zero + '\n',
               dl = zero + 0x7f;
-    /* sixteen bytes at a time while none is dropped; the block that holds
-     * one, and the last few bytes, one by one */
+    /* sixteen bytes at a time; the last few padded to sixteen */
+    v16 v, bad;
+    size_t i = 0;
     for (; i + 16 <= n; i += 16) {
-        v16 v;
         memcpy(&v, s + i, 16);
-        v16 bad = (v16)(v < sp) & (v16)(v != tab) & (v16)(v != lf);
+        bad = (v16)(v < sp) & (v16)(v != tab) & (v16)(v != lf);
         if (del) bad |= (v16)(v == dl);
-        if (v16_any(bad)) break;
+        if (v16_any(bad)) return i + v16_first(bad);
     }
-    for (; i < n; i++)
-        if (dropped_byte((unsigned char)s[i], del)) return i;
-    return n;
+    if (i == n) return n;
+    v = v16_load_tail(s + i, n - i); /* its zeros are dropped bytes: at most n */
+    bad = (v16)(v < sp) & (v16)(v != tab) & (v16)(v != lf);
+    if (del) bad |= (v16)(v == dl);
+    i += v16_first(bad);
+    return i < n ? i : n;
 }
 
 size_t utf8_count(const char *s, size_t n)

@@ -82,18 +82,6 @@ void buf_grow(struct buf *b, size_t extra)
     b->cap = cap;
 }
 
-void buf_add(struct buf *b, const void *data, size_t n)
-{
-    if (!n) return;
-    if (n >= b->cap - b->len) buf_grow(b, n); /* most calls fit: no call */
-    memcpy(b->s + b->len, data, n);
-    b->len += n;
-    b->s[b->len] = '\0';
-}
-
-void buf_adds(struct buf *b, const char *s) { buf_add(b, s, strlen(s)); }
-
-
 void buf_vaddf(struct buf *b, const char *fmt, va_list ap)
 {
     va_list cp;
@@ -254,17 +242,18 @@ size_t mem_find_any(const char *s, size_t n, const char *set, size_t nset)
     const v16 zero = {0};
     v16 p[4];
     for (size_t k = 0; k < 4; k++) p[k] = zero + (unsigned char)set[k < nset ? k : 0];
+    v16 v, m;
     size_t i = 0;
     for (; i + 16 <= n; i += 16) {
-        v16 v;
         memcpy(&v, s + i, 16);
-        if (v16_any((v16)(v == p[0]) | (v16)(v == p[1]) | (v16)(v == p[2]) | (v16)(v == p[3])))
-            break;
+        m = (v16)(v == p[0]) | (v16)(v == p[1]) | (v16)(v == p[2]) | (v16)(v == p[3]);
+        if (v16_any(m)) return i + v16_first(m);
     }
-    for (; i < n; i++)
-        for (size_t k = 0; k < nset; k++)
-            if (s[i] == set[k]) return i;
-    return n;
+    if (i == n) return n;
+    v = v16_load_tail(s + i, n - i);
+    m = (v16)(v == p[0]) | (v16)(v == p[1]) | (v16)(v == p[2]) | (v16)(v == p[3]);
+    i += v16_first(m);
+    return i < n ? i : n;
 }
 
 void buf_add_escaped(struct buf *b, const char *s, size_t n, int quotes)

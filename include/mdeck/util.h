@@ -50,8 +50,18 @@ extern char buf_empty_[1];
 
 void buf_init(struct buf *b);
 void buf_grow(struct buf *b, size_t extra);
-void buf_add(struct buf *b, const void *data, size_t n);
-void buf_adds(struct buf *b, const char *s);
+/* Appends n bytes.  Inline, as buf_adds(): the renderer and the writers
+ * append short runs and tags all the time, and the length of a literal is
+ * then known when compiling. */
+static inline void buf_add(struct buf *b, const void *data, size_t n)
+{
+    if (!n) return;
+    if (n >= b->cap - b->len) buf_grow(b, n); /* most calls fit: no call */
+    memcpy(b->s + b->len, data, n);
+    b->len += n;
+    b->s[b->len] = '\0';
+}
+static inline void buf_adds(struct buf *b, const char *s) { buf_add(b, s, strlen(s)); }
 /* One byte.  Inline: the writers call it once per character of every field,
  * and a call through buf_add() cost ~10% of a build. */
 static inline void buf_addc(struct buf *b, char c)
@@ -115,6 +125,32 @@ static inline int v16_any(v16 m)
     uint64_t h[2];
     memcpy(h, &m, sizeof h);
     return (h[0] | h[1]) != 0;
+}
+
+/* The first lane of m (each lane 0 or all ones) that is set; 16 when none. */
+static inline size_t v16_first(v16 m)
+{
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    uint64_t h[2];
+    memcpy(h, &m, sizeof h);
+    if (h[0]) return (size_t)__builtin_ctzll(h[0]) >> 3;
+    if (h[1]) return 8 + ((size_t)__builtin_ctzll(h[1]) >> 3);
+    return 16;
+#else
+    for (size_t k = 0; k < 16; k++)
+        if (m[k]) return k;
+    return 16;
+#endif
+}
+
+/* The r (< 16) bytes at s followed by zeros: a scan's last few bytes take
+ * one vector step, not a byte loop.  A lane of the padding the scan flags
+ * is at or past r, so the scan's answer, capped at its length, is the same. */
+static inline v16 v16_load_tail(const char *s, size_t r)
+{
+    v16 v = {0};
+    memcpy(&v, s, r);
+    return v;
 }
 
 /* The offset of the first byte of s[0..n) that is one of the nset (1 to 4)
