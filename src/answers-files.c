@@ -140,7 +140,7 @@ void answers_read_one(struct ctx *c, size_t fi, struct arena *a)
 {
     struct file *f = &c->files[fi];
     if (stat(f->path, &f->st) < 0) memset(&f->st, 0, sizeof f->st);
-    if (read_file(f->path, &f->src) < 0) {
+    if (read_file_pad(f->path, &f->src, ANSWERS_PAD) < 0) {
         diag_add(file_dg(f), SEV_ERROR, f->path, 0, 0, "cannot read answer file: %s",
                  read_file_error(errno));
         return;

@@ -111,6 +111,9 @@ void answers_read_all(struct ctx *c);
  * such headings).  Returns 1 when the line scan was used, 0 when md4c
  * parsed the whole file. */
 int answers_scan(struct file *f, size_t fi, size_t boff, int fast);
+/* The NUL bytes answers_scan() puts after a file's text (md4c 0.4.8 may
+ * read past its input): read_file_pad() leaves room for them. */
+#define ANSWERS_PAD 16
 
 /* 1 when path (symbolic links resolved) is inside the folder dir. */
 int answers_inside(const char *dir, const char *path);

@@ -167,13 +167,16 @@ static int rule_like(const char *l, size_t n, int *pipe)
  * does not follow exactly: an HTML block, a fence or a '#' indented by
  * one to three spaces (maybe inside a list item), a setext underline, a
  * table followed by a '#', a fence or HTML before its blank line, a lone
- * CR (a line ending for md4c), or a link reference definition where a
+ * CR (a line ending for md4c), a form feed or vertical tab (blanks for
+ * md4c in places), or a link reference definition where a
  * heading has a '[' (a heading's text then depends on the whole file). */
 static int find_heading_lines(const char *s, size_t len, int line, struct cand **cv,
                               size_t *n, size_t *cap)
 {
-    for (const char *r = s; (r = memchr(r, '\r', len - (size_t)(r - s))); r++)
-        if (r + 1 == s + len || r[1] != '\n') return -1;
+    /* md4c ends a line at a lone CR, and takes form feeds and vertical
+     * tabs for blanks in places: files with any are parsed whole */
+    for (size_t r = 0; (r += mem_find_any(s + r, len - r, "\r\f\v", 3)) < len; r++)
+        if (s[r] != '\r' || r + 1 == len || s[r + 1] != '\n') return -1;
     int refs = -1;       /* "]:" somewhere in s (unknown: -1) */
     char fence = 0;      /* inside fenced code opened by flen of these */
     size_t flen = 0;
@@ -387,8 +390,8 @@ int answers_scan(struct file *f, size_t fi, size_t boff, int fast)
      * unclosed link at the very end (render.c parses a padded copy for the
      * same reason): the file gets NUL bytes after its text.  Found by
      * fuzz_match once read_file stopped leaving slack in its buffers. */
-    buf_grow(&f->src, 16);
-    memset(f->src.s + f->src.len, 0, 17);
+    buf_grow(&f->src, ANSWERS_PAD);
+    memset(f->src.s + f->src.len, 0, ANSWERS_PAD + 1);
     struct hscan h = {.f = f, .file = fi};
     buf_init(&h.text);
     int lined = fast && scan_lines(&h, boff) == 0;

@@ -168,7 +168,9 @@ void buf_trim(struct buf *b)
     b->len -= i;
 }
 
-int read_file(const char *path, struct buf *out)
+int read_file(const char *path, struct buf *out) { return read_file_pad(path, out, 0); }
+
+int read_file_pad(const char *path, struct buf *out, size_t pad)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) return -1;
@@ -182,8 +184,8 @@ int read_file(const char *path, struct buf *out)
     /* Room for exactly the size stat gives (a doubling buffer made every
      * answer file cost up to three times its size for the whole read
      * stage); it grows only if the file grows while it is read. */
-    if (st.st_size > 0 && out->len + (size_t)st.st_size + 1 > out->cap) {
-        size_t cap = out->len + (size_t)st.st_size + 1;
+    if (st.st_size > 0 && out->len + (size_t)st.st_size + 1 + pad > out->cap) {
+        size_t cap = out->len + (size_t)st.st_size + 1 + pad;
         char *s = xrealloc(out->cap ? out->s : NULL, cap);
         if (!out->cap) s[0] = '\0';
         out->s = s;

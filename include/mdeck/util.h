@@ -83,6 +83,9 @@ void buf_trim(struct buf *b);
 /* Reads a whole file.  Returns 0, or -1 with errno set (EINVAL: not a
  * regular file; FIFOs and devices are refused, never waited on). */
 int read_file(const char *path, struct buf *out);
+/* The same, with room for pad more bytes after the text (no reallocation
+ * when the caller adds them). */
+int read_file_pad(const char *path, struct buf *out, size_t pad);
 /* What a read_file() failure with errno e means, for messages. */
 const char *read_file_error(int e);
 /* 0 when path exists and, symbolic links resolved, lies outside dir (also

@@ -85,7 +85,7 @@ static const char *const careful[] = {
     "[ref]: /url", "[ref]:", "Title\r", "lone\rcr", "x\r## after a CR", "     ```",
     "    <div>", "  \t```", " ~~~", "   [ref]: /u", "[r]: <u>", "  --|--", "- # `x`\n---",
     "+ ```", ">```", "-\t```", "2. ```", "1.\t```", "> <div>", "> --|--", "> ---", "- ===",
-    "- ", "=\x17==",
+    "- ", "=\x17==", "---\f|", "a\vb", "\f# x",
 };
 
 static uint64_t rng;
@@ -177,6 +177,8 @@ static void test_table_takes_whole_parse(void **state)
         "## A\nfoo\n---\n## B\n",
         "## A\n[r]: /u\n## [r]\n",
         "## A\n  ```\n# in code\n  ```\n",
+        "## A\na | b\n---\f|---\n## a row for md4c\n", /* form feeds are blanks to md4c */
+        "## A\nx\r## after a lone CR\n",
     };
     for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
         struct result a, l;
