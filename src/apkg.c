@@ -114,10 +114,21 @@ void pkg_guid_of(const struct deck *d, const struct note *n, int attempt,
 
 int64_t pkg_row_id(const char *kind, const char *guid, int ord)
 {
-    struct buf b = BUF_INIT;
-    buf_addf(&b, "%s\x1f%s\x1f%d", kind, guid, ord);
-    int64_t id = ROW_ID_BASE + (int64_t)(hash64(b.s, b.len) % (uint64_t)ROW_ID_SPAN);
-    buf_release(&b);
+    /* hash64 of kind, US, guid, US, ord in decimal; put together by hand:
+     * printf was most of the time of this function, called twice a note */
+    char digits[12], *d = digits + sizeof digits;
+    unsigned u = ord < 0 ? 0u - (unsigned)ord : (unsigned)ord;
+    do *--d = (char)('0' + u % 10); while (u /= 10);
+    if (ord < 0) *--d = '-';
+    size_t kl = strlen(kind), gl = strlen(guid), dl = (size_t)(digits + sizeof digits - d);
+    char small[128], *s = kl + gl + dl + 2 <= sizeof small ? small : xmalloc(kl + gl + dl + 2);
+    memcpy(s, kind, kl);
+    s[kl] = '\x1f';
+    memcpy(s + kl + 1, guid, gl);
+    s[kl + 1 + gl] = '\x1f';
+    memcpy(s + kl + gl + 2, d, dl);
+    int64_t id = ROW_ID_BASE + (int64_t)(hash64(s, kl + gl + dl + 2) % (uint64_t)ROW_ID_SPAN);
+    if (s != small) free(s);
     return id;
 }
 
