@@ -213,8 +213,10 @@ static int find_heading_lines(const char *s, size_t len, int line, struct cand *
             table = 1;
             continue;
         }
+        size_t j = i;
+        while (l[j] == ' ' || l[j] == '\t') j++;
         /* after the markers of block quotes and list items */
-        size_t c = i;
+        size_t c = j;
         while (c < ln) {
             size_t m = c;
             if (l[m] == '>') m++;
@@ -229,7 +231,7 @@ static int find_heading_lines(const char *s, size_t len, int line, struct cand *
             while (m < ln && (l[m] == ' ' || l[m] == '\t')) m++;
             c = m;
         }
-        if (c > i) {
+        if (c > j) {
             /* md4c 0.4.8 closes a fence opened in a container with a fence
              * at the margin; tables and setext headings in one: let md4c
              * see them */
@@ -239,8 +241,6 @@ static int find_heading_lines(const char *s, size_t len, int line, struct cand *
                 return -1;
             continue;
         }
-        size_t j = i;
-        while (l[j] == ' ' || l[j] == '\t') j++;
         char ch = l[j];
         if (table) {
             if (ch == '#' || ch == '`' || ch == '~' || ch == '<') return -1;
