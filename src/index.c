@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "mdeck/frontmatter.h"
+#include "mdeck/hash.h"
 #include "mdeck/render.h"
 #include "mdeck/text.h"
 #include "mdeck/util.h"
@@ -857,6 +858,8 @@ int index_parse(struct deck *d, struct diags *dg)
                  errno == ENOENT ? " (a deck folder needs an index.md listing its questions)" : "");
         rc = -1;
     } else {
+        sha256(src.s, src.len, d->index_sum);
+        d->index_summed = 1;
         rc = index_parse_text(d, path, src.s, src.len, dg);
     }
     buf_release(&src);
