@@ -164,12 +164,14 @@ static int rule_like(const char *l, size_t n, int *pipe)
  * nothing else claim such a line but fenced code, an HTML block, and - in
  * md4c 0.4.8 - a table, which takes every line up to a blank one as a row.
  * Returns -1 (parse the whole file) when the file has anything this scan
- * does not follow exactly: an HTML block, a fence or a '#' indented by
- * one to three spaces (maybe inside a list item), a setext underline, a
- * table followed by a '#', a fence or HTML before its blank line, a lone
- * CR (a line ending for md4c), a form feed or vertical tab (blanks for
- * md4c in places), or a link reference definition where a
- * heading has a '[' (a heading's text then depends on the whole file). */
+ * does not follow exactly: HTML at the start of a line, an indented fence
+ * or '#' (in a list item, or code, or - for md4c 0.4.8 - sometimes a
+ * block of its own), a fence, HTML or rule in a block quote or list item,
+ * a setext underline or thematic break, a table followed by a '#', a fence
+ * or HTML before its blank line, a lone CR (a line ending for md4c), a
+ * form feed or vertical tab (blanks for md4c in places), or a link
+ * reference definition where a heading has a '[' (a heading's text then
+ * depends on the whole file). */
 static int find_heading_lines(const char *s, size_t len, int line, struct cand **cv,
                               size_t *n, size_t *cap)
 {
