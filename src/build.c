@@ -465,29 +465,44 @@ static void cache_sign(struct build_cache *c)
         }
 }
 
-/* 1 when index.md (at path) is the one the kept build parsed: its
- * signature says so; or the build read it less than a second after it
- * changed (a racy signature), its times are still those, and its bytes
- * hash the same.  Then it is signed again as it is now, so that it is not
- * read again once its times are old enough to be trusted.  Without this,
- * an answer edited right after an index edit was a full build too. */
-static int index_same(struct build_cache *c, const char *path)
+/* 1 when the file at path is the one the kept build read: *kept (its
+ * signature then) says so; or the build read it less than a second after
+ * it changed (a racy signature), its times are still those, and same()
+ * finds its bytes unchanged.  *kept is then signed again as the file is
+ * now, so that it is not read again once its times can be trusted.
+ * Without the second way, an answer edited right after an edit of the
+ * index or an image was a full build too. */
+static int still_same(struct sig *kept, const char *path,
+                      int (*same)(const struct buf *, const void *), const void *arg)
 {
     struct sig g = sig_of(path); /* before the read (see struct sig) */
-    if (sig_eq(&c->index, &g)) return 1;
-    struct sig was = c->index;
+    if (sig_eq(kept, &g)) return 1;
+    struct sig was = *kept;
     was.racy = 0;
-    if (!c->index.racy || !sig_eq(&was, &g) || !c->d.index_summed) return 0;
+    if (!kept->racy || !sig_eq(&was, &g)) return 0;
     struct buf b = BUF_INIT;
-    unsigned char sum[32];
-    int same = read_file(path, &b) == 0;
-    if (same) {
-        sha256(b.s, b.len, sum);
-        same = !memcmp(sum, c->d.index_sum, sizeof sum);
-    }
+    int ok = read_file(path, &b) == 0 && same(&b, arg);
     buf_release(&b);
-    if (same) c->index = g;
-    return same;
+    if (ok) *kept = g;
+    return ok;
+}
+
+/* index.md: the SHA-256 of the bytes the kept build parsed. */
+static int index_bytes_same(const struct buf *b, const void *arg)
+{
+    const struct deck *d = arg;
+    unsigned char sum[32];
+    sha256(b->s, b->len, sum);
+    return d->index_summed && !memcmp(sum, d->index_sum, sizeof sum);
+}
+
+/* An image: its name in the package comes from its bytes. */
+static int media_bytes_same(const struct buf *b, const void *arg)
+{
+    const struct media *m = arg;
+    char name[DECK_MEDIA_NAME];
+    deck_media_name(m->path, b->s, b->len, name);
+    return b->len == m->size && !strcmp(name, m->name);
 }
 
 /* 1 when nothing but answer files changed since the kept build (and the
@@ -499,17 +514,16 @@ static int cache_usable(struct build_cache *c, const char *dir, const struct bui
         arena_bytes(&c->d.arena) > c->arena_limit)
         return 0;
     char *p = xasprintf("%s/index.md", dir);
-    int same = index_same(c, p);
+    int same = still_same(&c->index, p, index_bytes_same, &c->d);
     free(p);
     if (!same) return 0;
     p = xasprintf("%s/%s", dir, IDENTITY_FILE);
     struct sig g = sig_of(p);
     free(p);
     if (!sig_eq(&c->lock, &g)) return 0;
-    for (size_t i = 0; i < c->d.nmedia; i++) {
-        g = sig_of(c->d.media[i].path);
-        if (!sig_eq(&c->media[i], &g)) return 0;
-    }
+    for (size_t i = 0; i < c->d.nmedia; i++)
+        if (!still_same(&c->media[i], c->d.media[i].path, media_bytes_same, &c->d.media[i]))
+            return 0;
     for (int i = 0; i < 3; i++) {
         if (!c->paths[i]) continue;
         g = sig_of(c->paths[i]);

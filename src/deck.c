@@ -159,19 +159,10 @@ static const char *media_used(struct deck *d, size_t at)
     return d->media[at].name;
 }
 
-const char *deck_add_media(struct deck *d, const char *path)
+void deck_media_name(const char *path, const void *data, size_t len, char out[DECK_MEDIA_NAME])
 {
-    size_t at;
-    if (strmap_get(&d->media_of_path, path, &at)) return media_used(d, at);
-    struct buf data = BUF_INIT;
-    struct stat st;
-    if (stat(path, &st) < 0) memset(&st, 0, sizeof st);
-    if (read_file(path, &data) < 0 || data.len == 0) {
-        buf_release(&data);
-        return NULL;
-    }
     uint8_t h[32];
-    sha256(data.s, data.len, h);
+    sha256(data, len, h);
     char hx[65];
     hex(h, 10, hx);
     char ext[12] = "";
@@ -189,8 +180,22 @@ const char *deck_add_media(struct deck *d, const char *path)
         ext[k] = '\0';
         if (k < 2) ext[0] = '\0';
     }
-    char name[sizeof "mdeck-" + 20 + sizeof ext];
-    snprintf(name, sizeof name, "mdeck-%.20s%s", hx, ext); /* 80 bits: 20 digits */
+    snprintf(out, DECK_MEDIA_NAME, "mdeck-%.20s%s", hx, ext); /* 80 bits: 20 digits */
+}
+
+const char *deck_add_media(struct deck *d, const char *path)
+{
+    size_t at;
+    if (strmap_get(&d->media_of_path, path, &at)) return media_used(d, at);
+    struct buf data = BUF_INIT;
+    struct stat st;
+    if (stat(path, &st) < 0) memset(&st, 0, sizeof st);
+    if (read_file(path, &data) < 0 || data.len == 0) {
+        buf_release(&data);
+        return NULL;
+    }
+    char name[DECK_MEDIA_NAME];
+    deck_media_name(path, data.s, data.len, name);
     uint64_t size = data.len;
     buf_release(&data);
     struct media m = {NULL, arena_strdup(&d->arena, path), size, st};

@@ -141,6 +141,10 @@ void note_add_line(struct deck *d, struct note *n, int line);
  * and hashed once however often it is shown (10,000 uses of one 1 MB image
  * took 13 s). */
 const char *deck_add_media(struct deck *d, const char *path);
+/* The name in the package of the image at path holding data[0..len):
+ * "mdeck-", the first 80 bits of its SHA-256 in hex, the extension. */
+#define DECK_MEDIA_NAME 40
+void deck_media_name(const char *path, const void *data, size_t len, char out[DECK_MEDIA_NAME]);
 /* Appends a media entry registered in another deck (a worker's shadow, whose
  * arena d takes over) unless one of that name is already listed; the first
  * listed keeps its path, as with deck_add_media(). */

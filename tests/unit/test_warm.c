@@ -282,6 +282,12 @@ static void test_warm_builds_equal_full_builds(void **state)
     step(cache, 1800000950, 0);
     edit_b(150);
     step(cache, 1800000960, 1);
+    /* the same for an image: its new bytes are a full build; an answer
+     * edited right after it is in place */
+    put("deck/img/d.png", "not really a png, but a file, edited");
+    step(cache, 1800000970, 0);
+    edit_b(151);
+    step(cache, 1800000980, 1);
     /* the index edited again: a full build */
     put("deck/index.md", "# Warm deck\n\n- Question number 001?\n- Question number 002?\n");
     step(cache, 1800001000, 0);
