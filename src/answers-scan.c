@@ -167,7 +167,8 @@ static int rule_like(const char *l, size_t n, int *pipe)
  * does not follow exactly: HTML at the start of a line, an indented fence
  * or '#' (in a list item, or code, or - for md4c 0.4.8 - sometimes a
  * block of its own), a fence, HTML or rule in a block quote or list item,
- * a setext underline or thematic break, a table followed by a '#', a fence
+ * a setext underline (a rule right under a line that is not blank), a
+ * table followed by a '#', a fence
  * or HTML before its blank line, a lone CR (a line ending for md4c), a
  * form feed or vertical tab (blanks for md4c in places), or a link
  * reference definition where a heading has a '[' (a heading's text then
@@ -183,6 +184,7 @@ static int find_heading_lines(const char *s, size_t len, int line, struct cand *
     char fence = 0;      /* inside fenced code opened by flen of these */
     size_t flen = 0;
     int table = 0;       /* maybe inside a table: up to the next blank line */
+    int after_blank = 1; /* the line before was blank (or there was none) */
     for (size_t p = 0; p < len; line++) {
         const char *nl = memchr(s + p, '\n', len - p);
         size_t next = nl ? (size_t)(nl - s) + 1 : len;
@@ -193,6 +195,8 @@ static int find_heading_lines(const char *s, size_t len, int line, struct cand *
         size_t off = p;
         p = next;
         while (i < ln && i < 4 && l[i] == ' ') i++;
+        int was_blank = after_blank;
+        after_blank = 0;
         if (fence) {
             if (i < 4 && i < ln && l[i] == fence) {
                 size_t k = i;
@@ -207,12 +211,16 @@ static int find_heading_lines(const char *s, size_t len, int line, struct cand *
         }
         if (only_blanks(l + i, ln - i)) {
             table = 0;
+            after_blank = 1;
             continue;
         }
         int pipe;
         if (rule_like(l, ln, &pipe)) {
-            if (!pipe) return -1; /* a setext underline or a thematic break */
-            table = 1;
+            if (pipe) table = 1;
+            /* a setext underline needs the paragraph line right above it;
+             * after a blank line this is a thematic break (the "---"
+             * between answers) or a paragraph's first line */
+            else if (!was_blank) return -1;
             continue;
         }
         size_t j = i;

@@ -142,13 +142,14 @@ static void test_generated_files_agree(void **state)
 }
 
 /* What the bench's and most users' answer files look like: the line scan
- * takes them, '#' comments in fenced code included. */
+ * takes them, '#' comments in fenced code and a rule between answers
+ * included. */
 static void test_plain_file_takes_line_scan(void **state)
 {
     (void)state;
     const char *text = "# Answers 1-2\n\n## What is attention?\n\nIt **weighs** tokens, "
                        "$\\alpha_i$.\n\n- a list\n- `code`\n\n```python\n# not a heading\n"
-                       "x = 1\n```\n\n![f](../images/a.png)\n\n## Why `softmax`?\r\n\r\n"
+                       "x = 1\n```\n\n![f](../images/a.png)\n\n---\n\n## Why `softmax`?\r\n\r\n"
                        "Because.\n";
     struct result a, l;
     scan(&a, text, strlen(text), 0, 0);
@@ -160,8 +161,8 @@ static void test_plain_file_takes_line_scan(void **state)
     assert_int_equal(l.f.ls[1].line, 3);
     assert_string_equal(l.f.ls[2].title, "Why softmax?");
     assert_string_equal(l.f.ls[2].slug, "why-softmax");
-    assert_int_equal(l.f.ls[2].line, 17);
-    assert_int_equal(l.f.ls[2].body_line, 18);
+    assert_int_equal(l.f.ls[2].line, 19);
+    assert_int_equal(l.f.ls[2].body_line, 20);
     drop(&a);
     drop(&l);
 }
