@@ -68,6 +68,7 @@ static int deck_load_in(struct deck *d, const char *dir, const struct build_opts
         return -1;
     }
     prof_mark("start");
+    d->sum_index = ak != NULL; /* a watcher's: see index_bytes_same() */
     struct load_job load = {.dir = d->dir};
     pthread_t load_tid;
     int loading = par_workers(2, 1) > 1 && pthread_create(&load_tid, NULL, load_run, &load) == 0;

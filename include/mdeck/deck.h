@@ -111,9 +111,11 @@ struct deck {
      * paths image_resolve() needs, made once instead of for every image:
      * the deck folder's, and the last base folder's. */
     struct real_paths *real;
-    /* SHA-256 of index.md as it was parsed (index_summed: it was read): a
+    /* When sum_index is set (a watcher's build), index_parse() keeps the
+     * SHA-256 of index.md as it was parsed (index_summed: it was read): a
      * watcher tells an index read right after an edit from a changed one
-     * by it (build.c, index_same). */
+     * by it (build.c, index_bytes_same). */
+    int sum_index;
     unsigned char index_sum[32];
     int index_summed;
 };
