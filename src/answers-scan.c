@@ -32,6 +32,7 @@ struct hscan {
     const char *lpos;   /* line_of_from() cache: lline is the line of lpos */
     int lline;
     const int *lines;   /* heading lines given alone: each one's line in the file */
+    size_t nlines;
     size_t blocks;      /* top-level blocks entered so far */
 };
 
@@ -114,7 +115,11 @@ static int hs_text(MD_TEXTTYPE type, const MD_CHAR *text, MD_SIZE size, void *us
     /* md4c 0.4.8 can report text past the end of its input (see
      * load_markdown): never count or copy anything outside the file. */
     if (text < h->base || text > h->end || size > (size_t)(h->end - text)) return 0;
-    if (!h->line) h->line = h->lines ? h->lines[h->blocks - 1] : line_of_from(h, text);
+    /* given the lines alone, block k is line k; more blocks than lines
+     * (never seen) make scan_lines() fall back, and must not read past */
+    if (!h->line)
+        h->line = !h->lines ? line_of_from(h, text)
+                  : h->blocks <= h->nlines ? h->lines[h->blocks - 1] : 1;
     if (type == MD_TEXT_SOFTBR || type == MD_TEXT_BR) buf_addc(&h->text, ' ');
     else buf_add(&h->text, text, size);
     return 0;
@@ -317,6 +322,7 @@ static int scan_lines(struct hscan *h, size_t boff)
         h->base = doc.s;
         h->end = doc.s + doc.len;
         h->lines = lines;
+        h->nlines = n;
         parse(h, doc.s, doc.len);
         if (h->blocks != n) { /* each line one block: never seen; be safe */
             for (size_t k = 0; k < f->nls; k++) {
