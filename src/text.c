@@ -232,21 +232,15 @@ size_t text_clean_span(const char *s, size_t n, int del)
 {
     const v16 zero = {0}, sp = zero + 0x20, tab = zero + '\t', lf = zero + '\n',
               dl = zero + 0x7f;
-    /* sixteen bytes at a time; the last few padded to sixteen */
-    v16 v, bad;
-    size_t i = 0;
-    for (; i + 16 <= n; i += 16) {
-        memcpy(&v, s + i, 16);
-        bad = (v16)(v < sp) & (v16)(v != tab) & (v16)(v != lf);
+    /* sixteen bytes at a time; the last few padded with zeros, which are
+     * dropped bytes too: the first flag in the padding is at n */
+    for (size_t i = 0; i < n; i += 16) {
+        v16 v = n - i >= 16 ? v16_load(s + i) : v16_load_tail(s + i, n - i);
+        v16 bad = (v16)(v < sp) & (v16)(v != tab) & (v16)(v != lf);
         if (del) bad |= (v16)(v == dl);
         if (v16_any(bad)) return i + v16_first(bad);
     }
-    if (i == n) return n;
-    v = v16_load_tail(s + i, n - i); /* its zeros are dropped bytes: at most n */
-    bad = (v16)(v < sp) & (v16)(v != tab) & (v16)(v != lf);
-    if (del) bad |= (v16)(v == dl);
-    i += v16_first(bad);
-    return i < n ? i : n;
+    return n;
 }
 
 size_t utf8_count(const char *s, size_t n)

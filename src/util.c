@@ -244,18 +244,12 @@ size_t mem_find_any(const char *s, size_t n, const char *set, size_t nset)
     const v16 zero = {0};
     v16 p[4];
     for (size_t k = 0; k < 4; k++) p[k] = zero + (unsigned char)set[k < nset ? k : 0];
-    v16 v, m;
-    size_t i = 0;
-    for (; i + 16 <= n; i += 16) {
-        memcpy(&v, s + i, 16);
-        m = (v16)(v == p[0]) | (v16)(v == p[1]) | (v16)(v == p[2]) | (v16)(v == p[3]);
-        if (v16_any(m)) return i + v16_first(m);
+    for (size_t i = 0; i < n; i += 16) {
+        v16 v = n - i >= 16 ? v16_load(s + i) : v16_load_tail(s + i, n - i);
+        v16 m = (v16)(v == p[0]) | (v16)(v == p[1]) | (v16)(v == p[2]) | (v16)(v == p[3]);
+        if (v16_any(m)) return i + v16_first(m); /* a padded lane is flagged only at n */
     }
-    if (i == n) return n;
-    v = v16_load_tail(s + i, n - i);
-    m = (v16)(v == p[0]) | (v16)(v == p[1]) | (v16)(v == p[2]) | (v16)(v == p[3]);
-    i += v16_first(m);
-    return i < n ? i : n;
+    return n;
 }
 
 void buf_add_escaped(struct buf *b, const char *s, size_t n, int quotes)

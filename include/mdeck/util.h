@@ -146,9 +146,17 @@ static inline size_t v16_first(v16 m)
 #endif
 }
 
+/* The sixteen bytes at s. */
+static inline v16 v16_load(const char *s)
+{
+    v16 v;
+    memcpy(&v, s, sizeof v);
+    return v;
+}
+
 /* The r (< 16) bytes at s followed by zeros: a scan's last few bytes take
- * one vector step, not a byte loop.  A lane of the padding the scan flags
- * is at or past r, so the scan's answer, capped at its length, is the same. */
+ * one vector step, not a byte loop.  A scan that flags zero bytes flags
+ * lane r first among the padding, which is the answer "not found" (n). */
 static inline v16 v16_load_tail(const char *s, size_t r)
 {
     v16 v = {0};
