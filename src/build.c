@@ -494,7 +494,7 @@ static int index_bytes_same(const struct buf *b, const void *arg)
     const struct deck *d = arg;
     unsigned char sum[32];
     sha256(b->s, b->len, sum);
-    return d->index_summed && !memcmp(sum, d->index_sum, sizeof sum);
+    return d->sum_index && !memcmp(sum, d->index_sum, sizeof sum);
 }
 
 /* An image: its name in the package comes from its bytes. */

@@ -858,10 +858,7 @@ int index_parse(struct deck *d, struct diags *dg)
                  errno == ENOENT ? " (a deck folder needs an index.md listing its questions)" : "");
         rc = -1;
     } else {
-        if (d->sum_index) {
-            sha256(src.s, src.len, d->index_sum);
-            d->index_summed = 1;
-        }
+        if (d->sum_index) sha256(src.s, src.len, d->index_sum);
         rc = index_parse_text(d, path, src.s, src.len, dg);
     }
     buf_release(&src);

@@ -112,12 +112,12 @@ struct deck {
      * the deck folder's, and the last base folder's. */
     struct real_paths *real;
     /* When sum_index is set (a watcher's build), index_parse() keeps the
-     * SHA-256 of index.md as it was parsed (index_summed: it was read): a
-     * watcher tells an index read right after an edit from a changed one
-     * by it (build.c, index_bytes_same). */
+     * SHA-256 of index.md as it was parsed: a watcher tells an index read
+     * right after an edit from a changed one by it (build.c,
+     * index_bytes_same; a build that could not read the index is never
+     * kept). */
     int sum_index;
     unsigned char index_sum[32];
-    int index_summed;
 };
 
 struct real_paths {
