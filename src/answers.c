@@ -238,12 +238,16 @@ struct rendered {
     size_t use, use_end;   /* the media it showed: w's shadow.uses[use..use_end) */
 };
 
+/* Freed file text (bytes) worth a malloc_trim() during the render. */
+#define TRIM_STEP ((size_t)16 << 20)
+
 struct work {
     struct ctx *c;
     const struct choice *chosen; /* per note; how == NULL: no answer found */
     const size_t *order;         /* the notes in the order they are rendered */
     struct rendered *done;       /* per note */
     atomic_size_t *left;         /* per file: its notes not yet rendered */
+    atomic_size_t untrimmed;     /* file text freed since the last trim */
     struct worker w[PAR_MAX_WORKERS];
 };
 
@@ -285,7 +289,7 @@ static void answer_range(void *arg, size_t w, size_t begin, size_t end)
     struct buf html = BUF_INIT, text = BUF_INIT; /* grown once, not per note */
     c.html = &html;
     c.text = &text;
-    int freed = 0;
+    size_t freed = 0;
     for (size_t k = begin; k < end; k++) {
         size_t ni = wk->order[k];
         struct note *n = &wk->c->d->notes[ni];
@@ -306,16 +310,23 @@ static void answer_range(void *arg, size_t w, size_t begin, size_t end)
         r->use_end = me->shadow.nuses;
         /* the last note answered from a file frees its text */
         if (ch->how && ch->file != (size_t)-1 && atomic_fetch_sub(&wk->left[ch->file], 1) == 1) {
+            freed += wk->c->files[ch->file].src.cap;
             buf_release(&wk->c->files[ch->file].src);
-            freed = 1;
         }
     }
     arena_free(&scratch);
     buf_release(&html);
     buf_release(&text);
-    /* The texts were malloc'd below the mmap threshold: give their pages
-     * back now, or the heap keeps them while the answers pile up. */
-    if (freed) malloc_trim(0);
+    /* The texts were malloc'd below the mmap threshold: their pages go
+     * back to the system once TRIM_STEP bytes of them are free, or the
+     * heap would keep them while the answers pile up.  Not at every free:
+     * malloc_trim() locks every thread's heap and gives back each free
+     * range with its own madvise(), which stops the other CPU to flush its
+     * TLB; a small deck's texts just stay for the mallocs that follow. */
+    if (freed && atomic_fetch_add(&wk->untrimmed, freed) + freed >= TRIM_STEP) {
+        atomic_store(&wk->untrimmed, 0);
+        malloc_trim(0);
+    }
 }
 
 /* Files first (in file and section order), then the notes answered from
@@ -356,6 +367,7 @@ static void render_answers(struct ctx *c, const struct choice *chosen,
                       .done = xcalloc(n ? n : 1, sizeof *wk.done),
                       .left = xcalloc(c->nfiles ? c->nfiles : 1, sizeof *wk.left)};
     for (size_t i = 0; i < c->nfiles; i++) atomic_init(&wk.left[i], 0);
+    atomic_init(&wk.untrimmed, 0);
     for (size_t i = 0; i < n; i++)
         if (chosen[i].how && chosen[i].file != (size_t)-1)
             atomic_fetch_add(&wk.left[chosen[i].file], 1);

@@ -302,6 +302,10 @@ static int publish_outputs(struct output *outs, char *const *paths, const struct
         if (ready[i] < 0) rc = -1;
         else st->produced |= order[i];
     }
+    struct publish go[3];
+    unsigned fmt[3];
+    int res[3];
+    size_t ngo = 0;
     for (int i = 0; i < 3; i++) {
         output_discard(&outs[i]);
         if (ready[i] <= 0) continue;
@@ -309,9 +313,13 @@ static int publish_outputs(struct output *outs, char *const *paths, const struct
             publish_abort(&pub[i]);
             continue;
         }
-        int w = publish_commit(&pub[i], dg);
-        if (w < 0) rc = -1;
-        if (w > 0) st->written |= order[i];
+        go[ngo] = pub[i];
+        fmt[ngo++] = order[i];
+    }
+    publish_commit_all(go, ngo, res, dg);
+    for (size_t i = 0; i < ngo; i++) {
+        if (res[i] < 0) rc = -1;
+        if (res[i] > 0) st->written |= fmt[i];
     }
     if (rc < 0) st->produced = 0;
     prof_mark("published");

@@ -306,24 +306,40 @@ void publish_stream_abort(struct publish_stream *s)
     s->fd = s->old_fd = -1;
 }
 
-int publish_commit(struct publish *p, struct diags *dg)
+void publish_commit_all(struct publish *v, size_t n, int *res, struct diags *dg)
 {
-    if (!p->tmp) return 0;
-    int rc = 1;
-    if (rename(p->tmp, p->dest) < 0) {
-        diag_add(dg, SEV_ERROR, p->path, 0, 0,
-                 "cannot replace the file: %s (the previous file is kept)", strerror(errno));
-        unlink(p->tmp);
-        rc = -1;
-    } else {
-        /* The rename is durable only once the folder itself is on disk. */
-        int dfd = open(p->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    for (size_t i = 0; i < n; i++) {
+        res[i] = 0;
+        if (!v[i].tmp) continue;
+        res[i] = 1;
+        if (rename(v[i].tmp, v[i].dest) < 0) {
+            diag_add(dg, SEV_ERROR, v[i].path, 0, 0,
+                     "cannot replace the file: %s (the previous file is kept)", strerror(errno));
+            unlink(v[i].tmp);
+            res[i] = -1;
+        }
+    }
+    /* The renames are durable only once their folders are on disk: one
+     * fsync for each folder, after all its renames. */
+    for (size_t i = 0; i < n; i++) {
+        if (res[i] <= 0) continue;
+        int first = 1;
+        for (size_t k = 0; k < i && first; k++)
+            first = !(res[k] > 0 && !strcmp(v[k].dir, v[i].dir));
+        if (!first) continue;
+        int dfd = open(v[i].dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (dfd >= 0) {
             fsync(dfd);
             close(dfd);
         }
     }
-    publish_free(p);
+    for (size_t i = 0; i < n; i++) publish_free(&v[i]);
+}
+
+int publish_commit(struct publish *p, struct diags *dg)
+{
+    int rc;
+    publish_commit_all(p, 1, &rc, dg);
     return rc;
 }
 

@@ -31,6 +31,9 @@ struct publish {
 int publish_prepare(struct publish *p, const char *path, const void *data,
                     size_t len, struct diags *dg);
 int publish_commit(struct publish *p, struct diags *dg);
+/* Commits v[0..n) together (res[i] as publish_commit() returns it): all
+ * renamed first, then each folder fsynced once. */
+void publish_commit_all(struct publish *v, size_t n, int *res, struct diags *dg);
 void publish_abort(struct publish *p);
 
 /* Streaming: an output written piece by piece instead of being held in

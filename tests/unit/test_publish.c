@@ -151,12 +151,55 @@ static void test_stream_sync(void **state)
     free(path);
 }
 
+/* Outputs committed together: each renamed or reported on its own, a
+ * failed rename leaves the others in place, and an output that is a
+ * symlink into another folder is replaced there. */
+static void test_commit_all(void **state)
+{
+    (void)state;
+    char *a = xasprintf("%s/a.csv", scratch_dir), *b = xasprintf("%s/b.csv", scratch_dir);
+    char *c = xasprintf("%s/c.csv", scratch_dir), *sub = xasprintf("%s/sub", scratch_dir);
+    char *real = xasprintf("%s/sub/real.csv", scratch_dir), *l = xasprintf("%s/l.csv", scratch_dir);
+    assert_int_equal(mkdir(sub, 0755), 0);
+    write_text(a, "a0");
+    write_text(b, "b0");
+    write_text(real, "r0");
+    assert_int_equal(symlink("sub/real.csv", l), 0);
+    struct diags dg;
+    diags_init(&dg);
+    struct publish v[4];
+    assert_int_equal(publish_prepare(&v[0], a, "a1", 2, &dg), 1);
+    assert_int_equal(publish_prepare(&v[1], b, "b0", 2, &dg), 0); /* unchanged */
+    assert_int_equal(publish_prepare(&v[2], c, "c1", 2, &dg), 1);
+    assert_int_equal(publish_prepare(&v[3], l, "r1", 2, &dg), 1);
+    assert_int_equal(unlink(v[2].tmp), 0); /* its rename fails */
+    int res[4];
+    publish_commit_all(v, 4, res, &dg);
+    assert_int_equal(res[0], 1);
+    assert_int_equal(res[1], 0);
+    assert_int_equal(res[2], -1);
+    assert_int_equal(res[3], 1);
+    assert_int_equal(dg.nerrors, 1);
+    assert_string_equal(dg.v[0].path, c);
+    expect(a, "a1");
+    expect(b, "b0");
+    assert_int_equal(access(c, F_OK), -1);
+    expect(real, "r1");
+    struct stat st;
+    assert_int_equal(lstat(l, &st), 0);
+    assert_true(S_ISLNK(st.st_mode));
+    assert_int_equal(temporaries(), 0);
+    diags_free(&dg);
+    free(a), free(b), free(c), free(sub), free(real), free(l);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_stream_cases, scratch_setup, scratch_teardown),
         cmocka_unit_test_setup_teardown(test_stream_abort, scratch_setup, scratch_teardown),
         cmocka_unit_test_setup_teardown(test_stream_sync, scratch_setup, scratch_teardown),
+        cmocka_unit_test_setup_teardown(test_commit_all, scratch_setup, scratch_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
