@@ -225,27 +225,6 @@ static const char boilerplate[] =
     " head script style noscript template nav aside footer iframe object embed"
     " button select textarea dialog ";
 
-/* Replaces n by its children (linked by hand: xmlAddPrevSibling() would
- * merge and free adjacent text nodes under our feet). */
-static void unwrap(xmlNode *n)
-{
-    xmlNode *first = n->children, *last = n->last, *parent = n->parent;
-    if (first) {
-        for (xmlNode *c = first; c; c = c->next) c->parent = parent;
-        first->prev = n->prev;
-        if (n->prev) n->prev->next = first;
-        else parent->children = first;
-        last->next = n->next;
-        if (n->next) n->next->prev = last;
-        else parent->last = last;
-        n->children = n->last = NULL;
-        n->prev = n->next = n->parent = NULL;
-    } else {
-        xmlUnlinkNode(n);
-    }
-    xmlFreeNode(n);
-}
-
 /* Removes boilerplate under root (and <header> too when headers is set). */
 static void strip(xmlNode *root, int headers)
 {
@@ -264,7 +243,7 @@ static void strip(xmlNode *root, int headers)
             xmlFreeNode(n);
         } else if (is_element(n, "form")) {
             next = n->children ? n->children : after(n, root);
-            unwrap(n);
+            html_unwrap(n);
         } else {
             next = next_node(n, root);
         }

@@ -160,6 +160,19 @@ static int next_wave(struct pdeflate *z)
     return 0;
 }
 
+/* Copies what fits in room bytes at dst of src[*pos..len), advancing *pos;
+ * returns how many bytes it copied.  Both readers hand libzip their
+ * deflated pieces one after the other through it. */
+static size_t copy_on(unsigned char *dst, size_t room, const unsigned char *src, size_t len,
+                      size_t *pos)
+{
+    size_t take = len - *pos;
+    if (take > room) take = room;
+    memcpy(dst, src + *pos, take);
+    *pos += take;
+    return take;
+}
+
 static zip_int64_t callback(void *state, void *data, zip_uint64_t len, zip_source_cmd_t cmd)
 {
     struct pdeflate *z = state;
@@ -179,11 +192,7 @@ static zip_int64_t callback(void *state, void *data, zip_uint64_t len, zip_sourc
                 if (next_wave(z) < 0) return -1;
             }
             struct piece *pc = &z->wave[z->cur];
-            size_t take = pc->len - z->pos;
-            if (take > len - n) take = (size_t)(len - n);
-            memcpy(out + n, pc->out + z->pos, take);
-            n += take;
-            z->pos += take;
+            n += copy_on(out + n, (size_t)(len - n), pc->out, pc->len, &z->pos);
             if (z->pos == pc->len) {
                 z->cur++;
                 z->pos = 0;
@@ -445,11 +454,7 @@ static zip_int64_t set_read(struct set_reader *r, unsigned char *out, zip_uint64
     zip_uint64_t n = 0;
     while (n < len && r->cur < r->s->n) {
         const struct kept *k = &r->s->v[r->cur];
-        size_t take = k->len - r->pos;
-        if (take > len - n) take = (size_t)(len - n);
-        memcpy(out + n, k->out + r->pos, take);
-        n += take;
-        r->pos += take;
+        n += copy_on(out + n, (size_t)(len - n), k->out, k->len, &r->pos);
         if (r->pos == k->len) {
             r->cur++;
             r->pos = 0;

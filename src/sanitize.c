@@ -396,8 +396,9 @@ static xmlNode *after(xmlNode *n, xmlNode *root)
     return NULL;
 }
 
-/* Replaces n by its children. */
-static void unwrap(xmlNode *n)
+/* Replaces n by its children, linked by hand: xmlAddPrevSibling() would
+ * merge and free adjacent text nodes under the caller's feet. */
+void html_unwrap(xmlNode *n)
 {
     xmlNode *first = n->children, *last = n->last, *parent = n->parent;
     if (first) {
@@ -459,7 +460,7 @@ static int clean(xmlNode *root)
         if (name_in((const char *)n->name, structural_elements)) {
             for (xmlAttr *a = n->properties; a; a = a->next) removed++;
             next = n->children ? n->children : after(n, root);
-            unwrap(n);
+            html_unwrap(n);
             n = next;
             continue;
         }
@@ -477,7 +478,7 @@ static int clean(xmlNode *root)
             break;
         case UNWRAP:
             next = n->children ? n->children : after(n, root);
-            unwrap(n);
+            html_unwrap(n);
             removed++;
             n = next;
             break;

@@ -62,4 +62,7 @@ struct _xmlDoc *html_parse_fragment(const char *html, size_t len);
  * Iterative: any depth is fine. */
 void html_serialize_children(const struct _xmlNode *node, struct buf *out);
 
+/* Replaces node by its children, then frees it. */
+void html_unwrap(struct _xmlNode *node);
+
 #endif
