@@ -231,11 +231,31 @@ static int read_notes(sqlite3 *db, struct apkg_info *info, int slim)
     return rc == SQLITE_DONE ? 0 : -1;
 }
 
+static int cmp_i64(int64_t a, int64_t b) { return (a > b) - (a < b); }
+
+/* By note, then ordinal, then id (the rest only for hostile duplicates). */
+static int cmp_card(const void *x, const void *y)
+{
+    const struct apkg_card *a = x, *b = y;
+    int c = cmp_i64(a->nid, b->nid);
+    if (!c) c = cmp_i64(a->ord, b->ord);
+    if (!c) c = cmp_i64(a->id, b->id);
+    if (!c) c = cmp_i64(a->did, b->did);
+    if (!c) c = cmp_i64(a->due, b->due);
+    if (!c) c = cmp_i64(a->queue, b->queue);
+    if (!c) c = cmp_i64(a->type, b->type);
+    return c;
+}
+
+/* The cards sorted by note, ordinal and id.  Read in the table's order and
+ * sorted here: SQLite would walk the nid index and look every card up by
+ * its id, then sort each note's cards again (0.25 s against 0.08 s for the
+ * 100,000 cards of the 100k bench deck in the sqlite3 shell). */
 static int read_cards(sqlite3 *db, struct apkg_info *info)
 {
     sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(db, "SELECT id, nid, did, ord, due, queue, type "
-                               "FROM cards ORDER BY nid, ord, id", -1, &st, NULL))
+    if (sqlite3_prepare_v2(db, "SELECT id, nid, did, ord, due, queue, type FROM cards",
+                           -1, &st, NULL))
         return -1;
     size_t cap = 0;
     int rc;
@@ -251,6 +271,7 @@ static int read_cards(sqlite3 *db, struct apkg_info *info)
         c->type = sqlite3_column_int64(st, 6);
     }
     sqlite3_finalize(st);
+    if (info->ncards) qsort(info->cards, info->ncards, sizeof *info->cards, cmp_card);
     return rc == SQLITE_DONE ? 0 : -1;
 }
 
