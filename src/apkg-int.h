@@ -63,6 +63,7 @@ struct pkg {
     struct buf *bufs;         /* zip sources: must outlive zip_close */
     size_t nbufs;
     struct buf scratch;       /* set_ords() */
+    size_t added, changed;    /* deck notes new / changed against prev (settled) */
     const char *out_path;     /* the package's path, for messages */
     struct strmap deck_at;    /* deck name -> index into decks */
 };
@@ -128,8 +129,17 @@ void pkg_guid_of(const struct deck *d, const struct note *n, int attempt, char o
 const struct anki_model *pkg_note_model(const struct deck *d, const struct note *n);
 const char *pkg_note_deck(const struct pkg *p, const struct note *n);
 void pkg_note_tags(const struct deck *d, const struct note *n, struct buf *out);
-/* The card ordinals the note's fields make under model m, into ords. */
-size_t pkg_card_ords(struct pkg *p, const struct anki_model *m, const char *flds, int *ords);
+/* The card ordinals the note's fields make under model m, into ords
+ * (scratch: any buffer, reset first). */
+size_t pkg_card_ords(struct buf *scratch, const struct anki_model *m, const char *flds,
+                     int *ords);
+/* Settles deck note pn once its fields flds (pkg_note_flds()) are made:
+ * its card ordinals (in a, unless the shared {0}) and its mod against the
+ * previous package.  Returns 1 when the note is new, 2 when it changed, 0
+ * when it is the same.  Reads p only: safe beside another thread that
+ * inserts other notes, with its own a and scratch. */
+int pkg_note_settle(const struct pkg *p, struct pnote *pn, const struct buf *flds,
+                    struct arena *a, struct buf *scratch);
 /* The collection at db_path deflated into set (its pieces kept). */
 struct pdeflate_set;
 int pkg_deflate_kept(struct pkg *p, struct pdeflate_set *set, const char *db_path,

@@ -55,7 +55,7 @@ static int only_fields_differ(struct apkg_keep *k, const struct note *n, const s
     int same = !strcmp(tags.s, pn->tags);
     buf_release(&tags);
     int ords[ANKI_MAX_CLOZE];
-    size_t nords = pkg_card_ords(p, pn->model, flds->s, ords);
+    size_t nords = pkg_card_ords(&p->scratch, pn->model, flds->s, ords);
     return same && nords == pn->nords && !memcmp(ords, pn->ords, nords * sizeof *ords);
 }
 

@@ -222,7 +222,7 @@ struct batch {
 };
 
 struct prep {
-    const struct pkg *p;
+    struct pkg *p;
     const struct row *rows;
     size_t nrows, nbatches;
     struct batch b[2];
@@ -230,6 +230,11 @@ struct prep {
     pthread_cond_t cv;
     size_t made, used; /* batches made, batches inserted */
     int stop;          /* the inserts failed: make no more */
+    /* the deck notes settled (pkg_note_settle()) as their fields are made */
+    struct arena a;        /* their card ordinals, when not the shared {0} */
+    struct buf scratch;
+    size_t added, changed; /* against the previous package */
+    size_t nocard;         /* the first note (index into p->notes) without a card */
 };
 
 static void make_batch(struct prep *pr, size_t k, struct batch *b)
@@ -238,7 +243,8 @@ static void make_batch(struct prep *pr, size_t k, struct batch *b)
     buf_reset(&b->text);
     b->n = 0;
     for (size_t r = k * BATCH; r < pr->nrows && r < (k + 1) * BATCH; r++, b->n++) {
-        const struct pnote *pn = &pr->p->notes[pr->rows[r].note];
+        size_t ni = pr->rows[r].note;
+        struct pnote *pn = &pr->p->notes[ni];
         const char *f = pn->flds;
         size_t flen;
         if (f) {
@@ -247,6 +253,10 @@ static void make_batch(struct prep *pr, size_t k, struct batch *b)
             pkg_note_flds(pn->src, &flds);
             f = flds.s;
             flen = flds.len;
+            int how = pkg_note_settle(pr->p, pn, &flds, &pr->a, &pr->scratch);
+            pr->added += how == 1;
+            pr->changed += how == 2;
+            if (!pn->nords && ni < pr->nocard) pr->nocard = ni;
         }
         b->flds[b->n] = b->text.len;
         buf_add(&b->text, f, flen + 1);
@@ -278,12 +288,16 @@ static void *prep_run(void *arg)
     return NULL;
 }
 
-/* Inserts the notes of rows (in that order); 0, or -1 when a step failed. */
-static int insert_notes(sqlite3_stmt *note, const struct pkg *p, const struct row *rows,
-                        size_t nrows)
+/* Inserts the notes of rows (in that order), settling the deck notes'
+ * card ordinals and mod on the way (p->added, p->changed); 0, or -1 when a
+ * step failed or a note has no card (with a diagnostic). */
+static int insert_notes(sqlite3_stmt *note, struct pkg *p, const struct row *rows,
+                        size_t nrows, struct diags *dg)
 {
     struct prep pr = {.p = p, .rows = rows, .nrows = nrows,
-                      .nbatches = (nrows + BATCH - 1) / BATCH};
+                      .nbatches = (nrows + BATCH - 1) / BATCH, .nocard = SIZE_MAX};
+    arena_init(&pr.a);
+    buf_init(&pr.scratch);
     buf_init(&pr.b[0].text);
     buf_init(&pr.b[1].text);
     pthread_mutex_init(&pr.mu, NULL);
@@ -332,22 +346,34 @@ static int insert_notes(sqlite3_stmt *note, const struct pkg *p, const struct ro
     pthread_cond_destroy(&pr.cv);
     buf_release(&pr.b[0].text);
     buf_release(&pr.b[1].text);
+    buf_release(&pr.scratch);
+    arena_adopt(&p->a, &pr.a);
+    p->added += pr.added;
+    p->changed += pr.changed;
+    if (rc == 0 && pr.nocard != SIZE_MAX) {
+        /* Cannot happen (the first field is non-empty and every model's
+         * first card needs only it); a note without cards would be an
+         * orphan nobody can study, so refuse rather than ship it. */
+        const struct note *n = p->notes[pr.nocard].src;
+        diag_add(dg, SEV_ERROR, p->index_path, n->line, n->col,
+                 "internal error: this question produced no card");
+        rc = -2;
+    }
     return rc;
 }
 
 /* Rows go in in id order.  Ids are hashes, so note order is random id
  * order, and SQLite would split b-tree pages all over the table; in id
  * order it appends, which is faster and leaves full pages: a smaller file
- * to compress.  (Ids are unique, so the order is total.) */
-static int insert_rows(sqlite3 *db, const struct pkg *p, int64_t maxmod,
-                       struct diags *dg)
+ * to compress.  (Ids are unique, so the order is total.)  The notes go in
+ * first: their card ordinals and mod are settled as their fields are made
+ * (insert_notes()), and the cards and the col row (its times are the
+ * newest note's) need them. */
+static int insert_rows(sqlite3 *db, struct pkg *p, struct diags *dg)
 {
-    int64_t first_model;
-    char *models = models_json(p, &first_model);
-    char *conf = conf_json(first_model);
-    char *dconf = dconf_json();
-    char *decks = decks_json(p, maxmod);
     sqlite3_stmt *col = NULL, *note = NULL, *card = NULL;
+    char *models = NULL, *conf = NULL, *dconf = NULL, *decks = NULL;
+    struct row *nrows = xmalloc((p->nnotes + 1) * sizeof *nrows), *crows = NULL;
     int rc = -1;
     if (sqlite3_prepare_v2(db,
                            "INSERT INTO col VALUES (1,?,?,?,11,0,0,0,?,?,?,?,'{}')",
@@ -360,25 +386,20 @@ static int insert_rows(sqlite3 *db, const struct pkg *p, int64_t maxmod,
                            "(?,?,?,?,?,-1,0,0,?,0,0,0,0,0,0,0,0,'')",
                            -1, &card, NULL))
         goto out;
-    int64_t crt, mod, scm;
-    col_times(maxmod, &crt, &mod, &scm);
-    sqlite3_bind_int64(col, 1, crt);
-    sqlite3_bind_int64(col, 2, mod);
-    sqlite3_bind_int64(col, 3, scm);
-    sqlite3_bind_text(col, 4, conf, -1, SQLITE_STATIC);
-    sqlite3_bind_text(col, 5, models, -1, SQLITE_STATIC);
-    sqlite3_bind_text(col, 6, decks, -1, SQLITE_STATIC);
-    sqlite3_bind_text(col, 7, dconf, -1, SQLITE_STATIC);
-    if (sqlite3_step(col) != SQLITE_DONE) goto out;
+    for (size_t i = 0; i < p->nnotes; i++) nrows[i] = (struct row){p->notes[i].id, i, 0};
+    qsort(nrows, p->nnotes, sizeof *nrows, cmp_row);
+    int notes_rc = insert_notes(note, p, nrows, p->nnotes, dg);
+    if (notes_rc < 0) {
+        rc = notes_rc; /* -2: a note without a card, already said */
+        goto out;
+    }
 
     struct idset card_ids = {0};
     size_t ncards = 0;
     for (size_t i = 0; i < p->nnotes; i++) ncards += p->notes[i].nords;
-    struct row *nrows = xmalloc((p->nnotes + 1) * sizeof *nrows);
-    struct row *crows = xmalloc((ncards + 1) * sizeof *crows);
+    crows = xmalloc((ncards + 1) * sizeof *crows);
     ncards = 0;
     for (size_t i = 0; i < p->nnotes; i++) {
-        nrows[i] = (struct row){p->notes[i].id, i, 0};
         /* card ids are claimed in note order: collisions resolve the same */
         for (size_t k = 0; k < p->notes[i].nords; k++)
             crows[ncards++] = (struct row){
@@ -386,9 +407,7 @@ static int insert_rows(sqlite3 *db, const struct pkg *p, int64_t maxmod,
                 k};
     }
     free(card_ids.v);
-    qsort(nrows, p->nnotes, sizeof *nrows, cmp_row);
     qsort(crows, ncards, sizeof *crows, cmp_row);
-    if (insert_notes(note, p, nrows, p->nnotes) < 0) goto rows_out;
     for (size_t r = 0; r < ncards; r++) {
         const struct pnote *pn = &p->notes[crows[r].note];
         sqlite3_reset(card);
@@ -398,14 +417,28 @@ static int insert_rows(sqlite3 *db, const struct pkg *p, int64_t maxmod,
         sqlite3_bind_int(card, 4, pn->ords[crows[r].ord]);
         sqlite3_bind_int64(card, 5, pn->mod);
         sqlite3_bind_int64(card, 6, (int64_t)crows[r].note + 1); /* new-card position */
-        if (sqlite3_step(card) != SQLITE_DONE) goto rows_out;
+        if (sqlite3_step(card) != SQLITE_DONE) goto out;
     }
+
+    int64_t maxmod = pkg_maxmod(p), first_model, crt, mod, scm;
+    models = models_json(p, &first_model);
+    conf = conf_json(first_model);
+    dconf = dconf_json();
+    decks = decks_json(p, maxmod);
+    col_times(maxmod, &crt, &mod, &scm);
+    sqlite3_bind_int64(col, 1, crt);
+    sqlite3_bind_int64(col, 2, mod);
+    sqlite3_bind_int64(col, 3, scm);
+    sqlite3_bind_text(col, 4, conf, -1, SQLITE_STATIC);
+    sqlite3_bind_text(col, 5, models, -1, SQLITE_STATIC);
+    sqlite3_bind_text(col, 6, decks, -1, SQLITE_STATIC);
+    sqlite3_bind_text(col, 7, dconf, -1, SQLITE_STATIC);
+    if (sqlite3_step(col) != SQLITE_DONE) goto out;
     rc = 0;
-rows_out:
+out:
+    if (rc == -1) sql_fail(db, p, dg);
     free(nrows);
     free(crows);
-out:
-    if (rc) sql_fail(db, p, dg);
     sqlite3_finalize(col);
     sqlite3_finalize(note);
     sqlite3_finalize(card);
@@ -413,7 +446,7 @@ out:
     free(conf);
     free(dconf);
     free(decks);
-    return rc;
+    return rc < 0 ? -1 : 0;
 }
 
 /* Builds the collection in the file at path (created beside the package's
@@ -421,8 +454,6 @@ out:
  * closes it. */
 int pkg_write_collection(struct pkg *p, const char *path, struct diags *dg)
 {
-    int64_t maxmod = pkg_maxmod(p);
-
     sqlite3 *db = NULL;
     if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
         SQLITE_OK) {
@@ -451,7 +482,7 @@ int pkg_write_collection(struct pkg *p, const char *path, struct diags *dg)
         sql_fail(db, p, dg);
         goto out;
     }
-    if (insert_rows(db, p, maxmod, dg) < 0) goto out;
+    if (insert_rows(db, p, dg) < 0) goto out;
     prof_mark("package: rows inserted");
     if (sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) ||
         sqlite3_exec(db, index_sql, NULL, NULL, NULL)) {

@@ -284,15 +284,16 @@ static size_t split_fields(struct pkg *p, const char *flds, const char **v,
 
 /* The card ordinals model gives a note with the fields flds, into ords
  * (ANKI_MAX_CLOZE entries); returns their count. */
-size_t pkg_card_ords(struct pkg *p, const struct anki_model *m, const char *flds, int *ords)
+size_t pkg_card_ords(struct buf *scratch, const struct anki_model *m, const char *flds,
+                     int *ords)
 {
     const char *f[8];
     /* The fields as C strings in a scratch copy (split_fields() would keep a
      * second copy of every field in the arena for the whole build). */
-    buf_reset(&p->scratch);
-    buf_adds(&p->scratch, flds);
+    buf_reset(scratch);
+    buf_adds(scratch, flds);
     size_t n = 0;
-    for (char *s = p->scratch.s;;) {
+    for (char *s = scratch->s;;) {
         char *e = strchr(s, '\x1f');
         if (n < ARRAY_LEN(f)) f[n] = s;
         n++;
@@ -303,16 +304,16 @@ size_t pkg_card_ords(struct pkg *p, const struct anki_model *m, const char *flds
     return anki_card_ords(m, f, ords);
 }
 
-static void set_ords(struct pkg *p, struct pnote *pn, const char *flds)
+static void set_ords(struct arena *a, struct buf *scratch, struct pnote *pn, const char *flds)
 {
     static const int just_first[1] = {0}; /* most notes: one card, the first */
     int ords[ANKI_MAX_CLOZE];
-    pn->nords = pkg_card_ords(p, pn->model, flds, ords);
+    pn->nords = pkg_card_ords(scratch, pn->model, flds, ords);
     if (pn->nords == 1 && ords[0] == 0) {
         pn->ords = just_first;
         return;
     }
-    int *v = arena_alloc(&p->a, (pn->nords ? pn->nords : 1) * sizeof *ords);
+    int *v = arena_alloc(a, (pn->nords ? pn->nords : 1) * sizeof *ords);
     memcpy(v, ords, pn->nords * sizeof *ords);
     pn->ords = v;
 }
@@ -417,16 +418,35 @@ static int same_flds(const struct apkg_note *o, const struct buf *flds)
     return !memcmp(h, o->flds_sha1, sizeof h);
 }
 
-/* Adds the deck's own notes and sets their mod against the previous
- * package.  p->guids receives every guid the deck has, also those of notes
- * left out (unanswered, empty): they are not "removed from the index". */
-static int collect_notes(struct pkg *p, int answered_only,
-                         struct apkg_stats *st, struct diags *dg)
+int pkg_note_settle(const struct pkg *p, struct pnote *pn, const struct buf *flds,
+                    struct arena *a, struct buf *scratch)
+{
+    set_ords(a, scratch, pn, flds->s);
+    size_t pi;
+    if (!strmap_get(&p->prev_guids, pn->guid, &pi)) {
+        pn->mod = p->now;
+        return 1;
+    }
+    const struct apkg_note *o = &p->prev.notes[pi];
+    if (o->mid == pn->model->id && same_flds(o, flds) && !strcmp(o->tags, pn->tags)) {
+        pn->mod = o->mod;
+        return 0;
+    }
+    pn->mod = pkg_new_mod(p, o->mod);
+    return 2;
+}
+
+/* Adds the deck's own notes.  Their fields are not made here: their card
+ * ordinals and mod are settled when the fields are made for the inserts
+ * (pkg_note_settle()).  p->guids receives every guid the deck has, also
+ * those of notes left out (unanswered, empty): they are not "removed from
+ * the index". */
+static void collect_notes(struct pkg *p, int answered_only, struct apkg_stats *st,
+                          struct diags *dg)
 {
     const struct deck *d = p->d;
     struct strmap seen = {0};
     char **guids = xcalloc(d->nnotes ? d->nnotes : 1, sizeof *guids);
-    int rc = 0;
     for (size_t i = 0; i < d->nnotes; i++) {
         const struct note *n = &d->notes[i];
         char g[12];
@@ -445,12 +465,15 @@ static int collect_notes(struct pkg *p, int answered_only,
     }
     const char *last_deck = NULL;
     size_t last_index = 0;
-    struct buf flds = BUF_INIT, tags = BUF_INIT;
+    struct buf first = BUF_INIT, tags = BUF_INIT;
     for (size_t i = 0; i < d->nnotes; i++) {
         const struct note *n = &d->notes[i];
         if (answered_only && !n->answer.html) continue;
-        size_t first_len = pkg_note_flds(n, &flds);
-        if (!first_len) {
+        /* the first field as pkg_note_flds() makes it */
+        const char *front = n->cloze ? n->cloze_html : n->front_html;
+        buf_reset(&first);
+        add_field(&first, front);
+        if (!first.len) {
             diag_add(dg, SEV_WARNING, p->index_path, n->line, n->col,
                      "this question is empty after rendering and is left out "
                      "of the package; write some text for it");
@@ -463,9 +486,8 @@ static int collect_notes(struct pkg *p, int answered_only,
         pn->src = n; /* flds made again when inserted: not kept */
         /* the first field is the note's own string unless cleaning took
          * bytes out of it: no copy of every question for the build */
-        const char *front = n->cloze ? n->cloze_html : n->front_html;
-        pn->first = strlen(front) == first_len ? front
-                                               : arena_strndup(&p->a, flds.s, first_len);
+        pn->first = strlen(front) == first.len ? front
+                                               : arena_strndup(&p->a, first.s, first.len);
         pkg_note_tags(d, n, &tags);
         pn->tags = arena_strndup(&p->a, tags.s, tags.len);
         /* notes of a deck come together: look each run's deck up once */
@@ -473,29 +495,6 @@ static int collect_notes(struct pkg *p, int answered_only,
         if (!last_deck || strcmp(dname, last_deck)) last_index = add_deck(p, dname);
         last_deck = dname;
         pn->deck = last_index;
-        set_ords(p, pn, flds.s);
-        if (!pn->nords) {
-            /* Cannot happen (the first field is non-empty and every model's
-             * first card needs only it); a note without cards would be an
-             * orphan nobody can study, so refuse rather than ship it. */
-            diag_add(dg, SEV_ERROR, p->index_path, n->line, n->col,
-                     "internal error: this question produced no card");
-            rc = -1;
-        }
-
-        size_t pi;
-        if (!strmap_get(&p->prev_guids, pn->guid, &pi)) {
-            pn->mod = p->now;
-            st->added++;
-        } else {
-            const struct apkg_note *o = &p->prev.notes[pi];
-            if (o->mid == pn->model->id && same_flds(o, &flds) && !strcmp(o->tags, pn->tags)) {
-                pn->mod = o->mod;
-            } else {
-                pn->mod = pkg_new_mod(p, o->mod);
-                st->changed++;
-            }
-        }
         strmap_put(&p->guids, pn->guid, p->nnotes - 1);
         st->notes++;
     }
@@ -503,11 +502,10 @@ static int collect_notes(struct pkg *p, int answered_only,
     for (size_t i = 0; i < d->nnotes; i++)
         if (!strmap_get(&p->guids, guids[i], NULL))
             strmap_put(&p->guids, guids[i], (size_t)-1);
-    buf_release(&flds);
+    buf_release(&first);
     buf_release(&tags);
     free(guids);
     strmap_free(&seen);
-    return rc;
 }
 
 static int has_tag(const char *tags, const char *tag)
@@ -577,7 +575,7 @@ static void keep_removed(struct pkg *p, struct apkg_stats *st, struct diags *dg,
         const char *dn = prev_deck_name(p, decks, o->id);
         size_t di = dn ? find_deck(p, dn) : (size_t)-1;
         pn->deck = di != (size_t)-1 ? di : p->top;
-        set_ords(p, pn, pn->flds);
+        set_ords(&p->a, &p->scratch, pn, pn->flds);
         strmap_put(&p->guids, pn->guid, p->nnotes - 1);
     }
     if (foreign)
@@ -802,7 +800,7 @@ int apkg_write_keep(const struct deck *d, const char *prev_path, struct apkg_pre
     int rc = 0;
     load_prev(&p, prev_path, prev, dg);
     size_t said_from = dg->n;
-    if (collect_notes(&p, answered_only, st, dg) < 0) rc = -1;
+    collect_notes(&p, answered_only, st, dg);
     size_t said_to = dg->n;
     keep_removed(&p, st, dg, prev_path);
     assign_ids(&p);
@@ -815,6 +813,8 @@ int apkg_write_keep(const struct deck *d, const char *prev_path, struct apkg_pre
     }
     struct pdeflate_set *set = keep ? pdeflate_set_new(1) : NULL;
     if (rc == 0 && pkg_write_collection(&p, db_path, dg) < 0) rc = -1;
+    st->added += p.added;
+    st->changed += p.changed;
     prof_mark("package: collection");
     if (rc == 0 && set) rc = pkg_deflate_kept(&p, set, db_path, dg);
     if (rc == 0 && pkg_write_zip(&p, db_path, set, zip_path, dg) < 0) rc = -1;
