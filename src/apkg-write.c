@@ -289,8 +289,8 @@ static void *prep_run(void *arg)
 }
 
 /* Inserts the notes of rows (in that order), settling the deck notes'
- * card ordinals and mod on the way (p->added, p->changed); 0, or -1 when a
- * step failed or a note has no card (with a diagnostic). */
+ * card ordinals and mod on the way (p->added, p->changed); 0, -1 when a
+ * step failed, or -2 when a note has no card (said in dg). */
 static int insert_notes(sqlite3_stmt *note, struct pkg *p, const struct row *rows,
                         size_t nrows, struct diags *dg)
 {
