@@ -59,7 +59,7 @@ static int idset_has(const struct idset *s, uint64_t x)
 static void idset_put(struct idset *s, uint64_t x)
 {
     if (2 * (s->n + 1) > s->cap) {
-        struct idset big = {xcalloc(s->cap ? s->cap * 2 : 64, sizeof *s->v), 0,
+        struct idset big = {xzeroed(s->cap ? s->cap * 2 : 64, sizeof *s->v), 0,
                             s->cap ? s->cap * 2 : 64};
         for (size_t i = 0; i < s->cap; i++)
             if (s->v[i]) idset_put(&big, s->v[i]);

@@ -36,6 +36,15 @@ void *xcalloc(size_t n, size_t size)
     return p;
 }
 
+void *xzeroed(size_t n, size_t size)
+{
+    if (size && n > SIZE_MAX / size) oom(SIZE_MAX);
+    size_t len = (n ? n : 1) * (size ? size : 1);
+    void *p = xmalloc(len);
+    memset(p, 0, len);
+    return p;
+}
+
 void *xrealloc(void *p, size_t n)
 {
     void *q = realloc(p, n ? n : 1);
@@ -468,7 +477,7 @@ void strmap_put(struct strmap *m, const char *key, size_t val)
     if ((m->n + 1) * 2 > m->cap) {
         struct strmap old = *m;
         m->cap = old.cap ? old.cap * 2 : 64;
-        m->v = xcalloc(m->cap, sizeof *m->v);
+        m->v = xzeroed(m->cap, sizeof *m->v); /* probed before written */
         for (size_t i = 0; i < old.cap; i++) {
             if (!old.v[i].key) continue;
             size_t j = old.v[i].hash & (m->cap - 1); /* keys are distinct */
