@@ -9,6 +9,8 @@
 #include "mdeck/render.h"
 #include "mdeck/util.h"
 
+/* Blanks: runs of three or more '_', or of two or more U+FF3F (which
+ * starts with byte 0xEF: checked first, as every question passes here). */
 static size_t count_blanks(const char *s)
 {
     size_t n = 0;
@@ -16,7 +18,7 @@ static size_t count_blanks(const char *s)
         size_t run = 0;
         while (s[run] == '_') run++;
         if (run >= 3) { n++; s += run; continue; }
-        if (str_starts_with(s, "＿＿")) {
+        if ((unsigned char)*s == 0xEF && str_starts_with(s, "＿＿")) {
             n++;
             while (str_starts_with(s, "＿")) s += 3;
             continue;

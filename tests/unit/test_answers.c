@@ -220,9 +220,11 @@ static void test_orphans_and_unanswered(void **state)
 
 static void test_blanks_with_a_list_of_fills_make_a_cloze(void **state)
 {
-    put("index.md", "- 填空题：ZeRO 通过________、________和________减少显存。\n- Fill ____ and ____ here\n");
+    put("index.md", "- 填空题：ZeRO 通过________、________和________减少显存。\n- Fill ____ and ____ here\n"
+                    "- 全角：＿＿与＿＿＿\n");
     put("a.md", "## 填空题：ZeRO 通过________、________和________减少显存。\n\n1. 优化器状态分片\n2. 梯度分片\n3. 参数分片\n\n三个阶段。\n\n"
-                "## Fill ____ and ____ here\n\n- only one\n\nx\n");
+                "## Fill ____ and ____ here\n\n- only one\n\nx\n\n"
+                "## 全角：＿＿与＿＿＿\n\n1. 甲\n2. 乙\n");
     struct loaded l;
     load(&l);
     const struct note *n = note(&l, "填空题：ZeRO 通过________、________和________减少显存。");
@@ -232,6 +234,9 @@ static void test_blanks_with_a_list_of_fills_make_a_cloze(void **state)
     const struct note *m = note(&l, "Fill ____ and ____ here");
     assert_false(m->cloze);
     assert_non_null(diag_with(&l, "2 blanks but its answer starts with a list of 1 items"));
+    const struct note *w = note(&l, "全角：＿＿与＿＿＿"); /* full-width blanks (U+FF3F) */
+    assert_true(w->cloze);
+    assert_string_equal(w->cloze_html, "全角：{{c1::甲}}与{{c2::乙}}");
     unload(&l);
 }
 
