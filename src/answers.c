@@ -238,16 +238,13 @@ struct rendered {
     size_t use, use_end;   /* the media it showed: w's shadow.uses[use..use_end) */
 };
 
-/* Freed file text (bytes) worth a malloc_trim() during the render. */
-#define TRIM_STEP ((size_t)1 << 20)
-
 struct work {
     struct ctx *c;
     const struct choice *chosen; /* per note; how == NULL: no answer found */
     const size_t *order;         /* the notes in the order they are rendered */
     struct rendered *done;       /* per note */
     atomic_size_t *left;         /* per file: its notes not yet rendered */
-    atomic_size_t untrimmed;     /* file text freed since the last trim */
+    int trim;                    /* give freed file text back (trim_worth()) */
     struct worker w[PAR_MAX_WORKERS];
 };
 
@@ -289,7 +286,7 @@ static void answer_range(void *arg, size_t w, size_t begin, size_t end)
     struct buf html = BUF_INIT, text = BUF_INIT; /* grown once, not per note */
     c.html = &html;
     c.text = &text;
-    size_t freed = 0;
+    int freed = 0;
     for (size_t k = begin; k < end; k++) {
         size_t ni = wk->order[k];
         struct note *n = &wk->c->d->notes[ni];
@@ -310,24 +307,31 @@ static void answer_range(void *arg, size_t w, size_t begin, size_t end)
         r->use_end = me->shadow.nuses;
         /* the last note answered from a file frees its text */
         if (ch->how && ch->file != (size_t)-1 && atomic_fetch_sub(&wk->left[ch->file], 1) == 1) {
-            freed += wk->c->files[ch->file].src.cap;
             buf_release(&wk->c->files[ch->file].src);
+            freed = 1;
         }
     }
     arena_free(&scratch);
     buf_release(&html);
     buf_release(&text);
-    /* The texts were malloc'd below the mmap threshold: their pages go
-     * back to the system once TRIM_STEP bytes of them are free, or the
-     * heap would keep them while the answers pile up.  Not at every free:
-     * malloc_trim() locks every thread's heap and gives back each free
-     * range with its own madvise(), which stops the other CPU to flush its
-     * TLB; a small deck's texts just stay for the mallocs that follow.
-     * (16 MiB cost 4 MB of peak memory at 10k notes; 1 MiB about 1 MB.) */
-    if (freed && atomic_fetch_add(&wk->untrimmed, freed) + freed >= TRIM_STEP) {
-        atomic_store(&wk->untrimmed, 0);
-        malloc_trim(0);
-    }
+    /* The texts were malloc'd below the mmap threshold: give their pages
+     * back now, or the heap keeps them while the answers pile up. */
+    if (freed && wk->trim) malloc_trim(0);
+}
+
+/* Whether the render gives freed answer-file text back to the system.
+ * Each malloc_trim() locks every thread's heap and returns each free range
+ * with its own madvise(), which interrupts the other CPU to flush its TLB:
+ * for a few megabytes of text that costs more than it saves (1k notes,
+ * 0.7 MB: ~2 ms of 40).  From TRIM_MIN on, every chunk that freed a file
+ * trims (a 10k deck's 7.9 MB kept to the end cost 4 MB of peak memory). */
+#define TRIM_MIN ((size_t)4 << 20)
+
+static int trim_worth(const struct ctx *c)
+{
+    size_t total = 0;
+    for (size_t i = 0; i < c->nfiles; i++) total += c->files[i].src.cap;
+    return total >= TRIM_MIN;
 }
 
 /* Files first (in file and section order), then the notes answered from
@@ -364,11 +368,10 @@ static void render_answers(struct ctx *c, const struct choice *chosen,
     size_t *order = xmalloc((n ? n : 1) * sizeof *order);
     for (size_t i = 0; i < n; i++) order[i] = i;
     qsort_r(order, n, sizeof *order, cmp_order, (void *)chosen);
-    struct work wk = {.c = c, .chosen = chosen, .order = order,
+    struct work wk = {.c = c, .chosen = chosen, .order = order, .trim = trim_worth(c),
                       .done = xcalloc(n ? n : 1, sizeof *wk.done),
                       .left = xcalloc(c->nfiles ? c->nfiles : 1, sizeof *wk.left)};
     for (size_t i = 0; i < c->nfiles; i++) atomic_init(&wk.left[i], 0);
-    atomic_init(&wk.untrimmed, 0);
     for (size_t i = 0; i < n; i++)
         if (chosen[i].how && chosen[i].file != (size_t)-1)
             atomic_fetch_add(&wk.left[chosen[i].file], 1);
