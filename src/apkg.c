@@ -323,7 +323,7 @@ static void set_ords(struct arena *a, struct buf *scratch, struct pnote *pn, con
 size_t pkg_note_flds(const struct note *n, struct buf *flds)
 {
     buf_reset(flds);
-    add_field(flds, n->cloze ? n->cloze_html : n->front_html);
+    add_field(flds, note_front_html(n));
     size_t first_len = flds->len;
     buf_addc(flds, '\x1f');
     add_field(flds, n->answer.html ? n->answer.html : "");
@@ -470,7 +470,7 @@ static void collect_notes(struct pkg *p, int answered_only, struct apkg_stats *s
         const struct note *n = &d->notes[i];
         if (answered_only && !n->answer.html) continue;
         /* the first field as pkg_note_flds() makes it */
-        const char *front = n->cloze ? n->cloze_html : n->front_html;
+        const char *front = note_front_html(n);
         buf_reset(&first);
         add_field(&first, front);
         if (!first.len) {

@@ -115,7 +115,7 @@ static void csv_header(const struct deck *d, const struct csv_cols *c, struct bu
 static void csv_row(const struct deck *d, const struct csv_cols *c, const struct note *n,
                     struct buf *f, struct buf *out)
 {
-    csv_field(out, n->cloze ? n->cloze_html : n->front_html, 0);
+    csv_field(out, note_front_html(n), 0);
     csv_field(out, n->answer.html ? n->answer.html : "", 0);
     buf_reset(f);
     note_source_html(n, f);

@@ -78,6 +78,13 @@ struct note {
     const char *cloze_text;  /* Cloze: plain-text front with fills shown */
 };
 
+/* The note's front as it goes into its first field: the cloze text for a
+ * Cloze note, else the front (HTML). */
+static inline const char *note_front_html(const struct note *n)
+{
+    return n->cloze ? n->cloze_html : n->front_html;
+}
+
 struct media {
     const char *name;  /* name inside the package: content hash + extension */
     const char *path;  /* file to copy it from */
