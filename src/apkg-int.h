@@ -62,7 +62,7 @@ struct pkg {
     struct strmap prev_guids; /* guid -> index into prev.notes */
     struct buf *bufs;         /* zip sources: must outlive zip_close */
     size_t nbufs;
-    struct buf scratch;       /* set_ords() */
+    struct buf scratch;       /* pkg_card_ords() on the package thread */
     size_t added, changed;    /* deck notes new / changed against prev (settled) */
     const char *out_path;     /* the package's path, for messages */
     struct strmap deck_at;    /* deck name -> index into decks */

@@ -96,7 +96,7 @@ static void put(struct wtree *t, struct wdir *d)
         struct wdir **old = t->slot;
         size_t oldcap = t->cap;
         t->cap = oldcap ? oldcap * 2 : 64;
-        t->slot = xcalloc(t->cap, sizeof *t->slot);
+        t->slot = xzeroed(t->cap, sizeof *t->slot); /* probed before written */
         t->n = 0;
         for (size_t i = 0; i < oldcap; i++)
             if (old[i]) put(t, old[i]);
