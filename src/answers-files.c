@@ -5,6 +5,8 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <isa-l/crc64.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -179,16 +181,71 @@ void answers_read_one(struct ctx *c, size_t fi, struct arena *a)
     answers_scan(f, fi, boff, 1);
 }
 
+size_t answers_large(void)
+{
+    const char *e = getenv("MDECK_SPILL_MIN");
+    if (e && *e) {
+        char *end;
+        unsigned long long v = strtoull(e, &end, 10);
+        if (!*end) return (size_t)v;
+    }
+    return (size_t)4 << 20;
+}
+
+static uint64_t text_crc(const struct buf *b)
+{
+    return crc64_ecma_refl(0, (const unsigned char *)b->s, b->len);
+}
+
 struct load_job {
     struct ctx *c;
     struct arena *arenas; /* one per worker */
+    atomic_size_t held;   /* bytes of the files read and kept */
+    size_t hold;          /* answers_large() */
 };
 
 static void load_range(void *arg, size_t w, size_t begin, size_t end)
 {
     struct load_job *j = arg;
-    for (size_t i = begin; i < end; i++)
-        if (!j->c->files[i].is_html) answers_read_one(j->c, i, &j->arenas[w]);
+    for (size_t i = begin; i < end; i++) {
+        struct file *f = &j->c->files[i];
+        if (f->is_html) continue;
+        answers_read_one(j->c, i, &j->arenas[w]);
+        /* the sections are known: a large deck reads the text again */
+        if (f->loaded && atomic_fetch_add(&j->held, f->src.len) >= j->hold) {
+            f->len = f->src.len;
+            f->crc = text_crc(&f->src);
+            f->dropped = 1;
+            buf_release(&f->src);
+        }
+    }
+}
+
+int answers_reload(struct ctx *c, size_t fi, struct diags *dg)
+{
+    struct file *f = &c->files[fi];
+    if (!f->dropped) return 1;
+    int state = 0;
+    if (!atomic_compare_exchange_strong(&f->reload, &state, 1)) {
+        while ((state = atomic_load(&f->reload)) == 1) sched_yield(); /* another thread reads it */
+        return state == 2;
+    }
+    struct buf b = BUF_INIT;
+    if (read_file_pad(f->path, &b, ANSWERS_PAD) < 0) {
+        diag_add(dg, SEV_ERROR, f->path, 0, 0,
+                 "cannot read answer file again: %s; run the build again", read_file_error(errno));
+    } else if (b.len != f->len || text_crc(&b) != f->crc) {
+        diag_add(dg, SEV_ERROR, f->path, 0, 0,
+                 "answer file changed while mdeck was reading it; run the build again");
+    } else {
+        memset(b.s + b.len, 0, ANSWERS_PAD + 1); /* as answers_scan() left it */
+        f->src = b;
+        atomic_store(&f->reload, 2);
+        return 1;
+    }
+    buf_release(&b);
+    atomic_store(&f->reload, 3);
+    return 0;
 }
 
 /* Reads and scans every markdown file on all cores, then merges sections
@@ -196,7 +253,9 @@ static void load_range(void *arg, size_t w, size_t begin, size_t end)
 void answers_read_all(struct ctx *c)
 {
     size_t workers = par_workers(c->nfiles, 4);
-    struct load_job j = {c, xcalloc(workers, sizeof *j.arenas)};
+    struct load_job j = {.c = c, .arenas = xcalloc(workers, sizeof *j.arenas),
+                         .hold = answers_large()};
+    atomic_init(&j.held, 0);
     for (size_t w = 0; w < workers; w++) arena_init(&j.arenas[w]);
     par_run(c->nfiles, 4, workers, load_range, &j);
     for (size_t w = 0; w < workers; w++) arena_adopt(&c->arena, &j.arenas[w]);

@@ -4,7 +4,9 @@
 #ifndef MDECK_ANSWERS_INT_H
 #define MDECK_ANSWERS_INT_H
 
+#include <stdatomic.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/stat.h>
 
 #include "mdeck/answers.h"
@@ -24,6 +26,13 @@ struct file {
     int diagnosed;        /* reading it gave messages */
     int orphaned;         /* it or one of its sections answers nothing */
     struct stat st;       /* the file right before it was read (st_ino 0: none) */
+    /* Of a large deck's files, all but the first few megabytes are dropped
+     * once scanned (src emptied) and read again for the render, which
+     * checks them against len and crc (answers_reload()). */
+    int dropped;
+    size_t len;           /* the text's length, when dropped */
+    uint64_t crc;         /* its CRC-64, when dropped */
+    atomic_int reload;    /* 0: not read again yet, 1: being read, 2: read, 3: failed */
     size_t sec_first, sec_end; /* its sections: secs[sec_first..sec_end) */
     /* While files are read on every core: the file's own sections and
      * messages, merged into the context's in file order afterwards. */
@@ -57,6 +66,8 @@ struct ctx {
     struct arena *raw;    /* unsanitized HTML (see answer_range) */
     struct buf *html, *text; /* a worker's render buffers, reused from note to
                                 note (NULL: set_answer() makes its own) */
+    struct spill_stage *stage; /* where a worker keeps the answers' final
+                                  HTML and text (NULL: d's arena) */
     struct strmap bykey;  /* key -> first section with a body */
     size_t *next_same;    /* section -> next one with a body and that key */
     struct strmap byrel;  /* file rel -> index into files */
@@ -102,8 +113,19 @@ void answers_walk(struct ctx *c);
  * the build go into a. */
 void answers_read_one(struct ctx *c, size_t fi, struct arena *a);
 /* Reads every markdown file on all cores, then merges sections and
- * messages in file order. */
+ * messages in file order.  Once the files read hold answers_large()
+ * bytes, each further file is dropped after its scan. */
 void answers_read_all(struct ctx *c);
+/* For the render: file fi's text in c->files[fi].src again, when the scan
+ * dropped it (read once, by whichever thread asks first).  1 when src
+ * holds what the scan read; 0 when the file cannot be read or changed
+ * since, said in dg by the thread that read it. */
+int answers_reload(struct ctx *c, size_t fi, struct diags *dg);
+/* From how many bytes of answer files a deck is large: its files are
+ * dropped after the scan and read again, and its rendered answers go to a
+ * spill (spill.h).  $MDECK_SPILL_MIN, else 4 MiB: below that the second
+ * read, the file and its page faults cost more than the memory saved. */
+size_t answers_large(void);
 /* answers-scan.c */
 /* Finds the sections of file f, read into f->src, its body from byte boff:
  * the top-level headings of level 1 and 2 and their bodies, into f->ls.
@@ -123,8 +145,10 @@ void answers_free_files(struct ctx *c);
 /* answers.c */
 /* Renders the chosen answer into n (c->d may be a worker's shadow). */
 void answers_apply(struct ctx *c, struct note *n, const struct choice *ch);
-/* Sanitizes the note's answer and cloze text into d's arena. */
-void answers_sanitize(struct deck *d, struct note *n);
+/* Sanitizes the note's answer and cloze text into d's arena, or the
+ * answer into st when st is not NULL. */
+struct spill_stage;
+void answers_sanitize(struct deck *d, struct note *n, struct spill_stage *st);
 
 /* 1-based line of p in the text starting at base. */
 static inline int answers_line_of(const char *base, const char *p)

@@ -155,7 +155,7 @@ int answers_refresh(struct deck *d, struct answer_keep *k, size_t fi, struct ref
         size_t uses = d->nuses, nmedia = d->nmedia;
         answers_apply(&c, n, &k->chosen[ni]);
         cloze_make(d, n, c.raw, &dg);
-        if (!unsafe) answers_sanitize(d, n);
+        if (!unsafe) answers_sanitize(d, n, NULL);
         arena_free(&scratch);
         n->answer.md = NULL;
         /* the same images, in the same order: the deck's media list, made

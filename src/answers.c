@@ -26,6 +26,7 @@
 #include "mdeck/par.h"
 #include "mdeck/render.h"
 #include "mdeck/sanitize.h"
+#include "mdeck/spill.h"
 #include "mdeck/text.h"
 #include "mdeck/util.h"
 
@@ -52,6 +53,14 @@ static void describe(struct ctx *c, const struct choice *ch, struct buf *out)
     else buf_addf(out, "%s:%d", f->path, c->secs[ch->sec].line);
 }
 
+/* Keeps a final answer text: in the worker's spill stage, else in the
+ * deck's arena. */
+static void keep_text(struct ctx *c, const char **slot, const char *s, size_t len)
+{
+    if (c->stage) spill_put(c->stage, slot, s, len);
+    else *slot = arena_strndup(&c->d->arena, s, len);
+}
+
 static void set_answer(struct ctx *c, struct note *n, const char *how, const char *rel,
                        int line, const char *md, size_t len, const char *base_dir,
                        int md_line, const char *diag_path)
@@ -74,7 +83,7 @@ static void set_answer(struct ctx *c, struct note *n, const char *how, const cha
      * HTML, not kept for the whole build (that was the size of every
      * answer file again). */
     n->answer.md = arena_strndup(c->raw, md, len);
-    n->answer.text = arena_strndup(&d->arena, tb->s, tb->len);
+    keep_text(c, &n->answer.text, tb->s, tb->len);
     n->answer.html = arena_strndup(c->raw, hb->s, hb->len);
     buf_release(&own_html);
     buf_release(&own_text);
@@ -192,7 +201,7 @@ void answers_apply(struct ctx *c, struct note *n, const struct choice *ch)
             n->answer.line = 1;
             n->answer.canonical = 0; /* someone else's HTML: always sanitized */
             n->answer.html = arena_strndup(c->raw, html.s, html.len);
-            n->answer.text = arena_strndup(&d->arena, text.s, text.len);
+            keep_text(c, &n->answer.text, text.s, text.len);
         }
         buf_release(&html);
         buf_release(&text);
@@ -244,7 +253,7 @@ struct work {
     const size_t *order;         /* the notes in the order they are rendered */
     struct rendered *done;       /* per note */
     atomic_size_t *left;         /* per file: its notes not yet rendered */
-    int trim;                    /* give freed file text back (trim_worth()) */
+    int trim;                    /* give freed file text back (TRIM_MIN) */
     struct worker w[PAR_MAX_WORKERS];
 };
 
@@ -253,21 +262,24 @@ struct work {
  * a canonical render: the sanitizer would return them unchanged (render.h;
  * proven by test_canonical.c and fuzz_render.c).  HTML answer files and
  * cloze texts, put together after rendering, are always sanitized. */
-void answers_sanitize(struct deck *d, struct note *n)
+void answers_sanitize(struct deck *d, struct note *n, struct spill_stage *st)
 {
     const char **fields[] = {&n->answer.html, &n->cloze_html};
+    struct buf out = BUF_INIT;
     for (size_t k = 0; k < 2; k++) {
         if (!*fields[k]) continue;
-        size_t len = strlen(*fields[k]);
-        if (k == 0 && n->answer.canonical) {
-            *fields[k] = arena_strndup(&d->arena, *fields[k], len);
-            continue;
+        const char *s = *fields[k];
+        size_t len = strlen(s);
+        if (k != 0 || !n->answer.canonical) {
+            buf_reset(&out);
+            sanitize_html(s, len, &out);
+            s = out.s;
+            len = out.len;
         }
-        struct buf out = BUF_INIT;
-        sanitize_html(*fields[k], len, &out);
-        *fields[k] = arena_strndup(&d->arena, out.s, out.len);
-        buf_release(&out);
+        if (k == 0 && st) spill_put(st, fields[k], s, len);
+        else *fields[k] = arena_strndup(&d->arena, s, len);
     }
+    buf_release(&out);
 }
 
 static void answer_range(void *arg, size_t w, size_t begin, size_t end)
@@ -286,6 +298,7 @@ static void answer_range(void *arg, size_t w, size_t begin, size_t end)
     struct buf html = BUF_INIT, text = BUF_INIT; /* grown once, not per note */
     c.html = &html;
     c.text = &text;
+    c.stage = wk->c->d->spill ? spill_stage_new(wk->c->d->spill, &c.d->arena) : NULL;
     int freed = 0;
     for (size_t k = begin; k < end; k++) {
         size_t ni = wk->order[k];
@@ -295,11 +308,12 @@ static void answer_range(void *arg, size_t w, size_t begin, size_t end)
         r->diag = me->dg.n;
         r->use = me->shadow.nuses;
         const struct choice *ch = &wk->chosen[ni];
-        if (ch->how) answers_apply(&c, n, ch);
+        if (ch->how && (ch->file == (size_t)-1 || answers_reload(wk->c, ch->file, c.dg)))
+            answers_apply(&c, n, ch);
         cloze_make(c.d, n, c.raw, c.dg); /* {{c1::...}} in the question needs no answer */
         /* Every field that leaves mdeck is sanitized (unless the deck opted out). */
         if (!unsafe) {
-            answers_sanitize(c.d, n);
+            answers_sanitize(c.d, n, c.stage);
             arena_free(&scratch);
         }
         n->answer.md = NULL; /* it lived in the note's scratch arena */
@@ -311,12 +325,22 @@ static void answer_range(void *arg, size_t w, size_t begin, size_t end)
             freed = 1;
         }
     }
+    spill_stage_free(c.stage); /* points the chunk's answers into the file */
     arena_free(&scratch);
     buf_release(&html);
     buf_release(&text);
     /* The texts were malloc'd below the mmap threshold: give their pages
      * back now, or the heap keeps them while the answers pile up. */
     if (freed && wk->trim) malloc_trim(0);
+}
+
+/* The bytes of the answer files read for the render. */
+static size_t files_bytes(const struct ctx *c)
+{
+    size_t total = 0;
+    for (size_t i = 0; i < c->nfiles; i++)
+        total += c->files[i].dropped ? c->files[i].len : c->files[i].src.cap;
+    return total;
 }
 
 /* Whether the render gives freed answer-file text back to the system.
@@ -326,13 +350,6 @@ static void answer_range(void *arg, size_t w, size_t begin, size_t end)
  * 0.7 MB: ~2 ms of 40).  From TRIM_MIN on, every chunk that freed a file
  * trims (a 10k deck's 7.9 MB kept to the end cost 4 MB of peak memory). */
 #define TRIM_MIN ((size_t)4 << 20)
-
-static int trim_worth(const struct ctx *c)
-{
-    size_t total = 0;
-    for (size_t i = 0; i < c->nfiles; i++) total += c->files[i].src.cap;
-    return total >= TRIM_MIN;
-}
 
 /* Files first (in file and section order), then the notes answered from
  * the index or not at all; index order among equals. */
@@ -368,7 +385,9 @@ static void render_answers(struct ctx *c, const struct choice *chosen,
     size_t *order = xmalloc((n ? n : 1) * sizeof *order);
     for (size_t i = 0; i < n; i++) order[i] = i;
     qsort_r(order, n, sizeof *order, cmp_order, (void *)chosen);
-    struct work wk = {.c = c, .chosen = chosen, .order = order, .trim = trim_worth(c),
+    size_t bytes = files_bytes(c);
+    if (!d->spill && n && bytes >= answers_large()) d->spill = spill_open(); /* NULL: the heap, then */
+    struct work wk = {.c = c, .chosen = chosen, .order = order, .trim = bytes >= TRIM_MIN,
                       .done = xcalloc(n ? n : 1, sizeof *wk.done),
                       .left = xcalloc(c->nfiles ? c->nfiles : 1, sizeof *wk.left)};
     for (size_t i = 0; i < c->nfiles; i++) atomic_init(&wk.left[i], 0);

@@ -25,8 +25,12 @@ int64_t pkg_idset_claim(struct idset *s, int64_t base);
 int64_t pkg_row_id(const char *kind, const char *guid, int ord);
 
 /* A deck note's fields, joined by 0x1F, into flds (reset first): front (or
- * cloze text), answer, sources.  Returns the length of the first field. */
-size_t pkg_note_flds(const struct note *n, struct buf *flds);
+ * cloze text), answer, sources.  Returns the length of the first field.
+ * An answer in the spill sp (may be NULL) is read through scratch
+ * (spill_get()). */
+struct spill;
+size_t pkg_note_flds(const struct note *n, const struct spill *sp, struct buf *flds,
+                     struct buf *scratch);
 
 struct pdeck {
     const char *name;

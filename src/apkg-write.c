@@ -239,7 +239,7 @@ struct prep {
 
 static void make_batch(struct prep *pr, size_t k, struct batch *b)
 {
-    struct buf flds = BUF_INIT;
+    struct buf flds = BUF_INIT, answer = BUF_INIT;
     buf_reset(&b->text);
     b->n = 0;
     for (size_t r = k * BATCH; r < pr->nrows && r < (k + 1) * BATCH; r++, b->n++) {
@@ -250,7 +250,7 @@ static void make_batch(struct prep *pr, size_t k, struct batch *b)
         if (f) {
             flen = strlen(f);
         } else {
-            pkg_note_flds(pn->src, &flds);
+            pkg_note_flds(pn->src, pr->p->d->spill, &flds, &answer);
             f = flds.s;
             flen = flds.len;
             int how = pkg_note_settle(pr->p, pn, &flds, &pr->a, &pr->scratch);
@@ -268,6 +268,7 @@ static void make_batch(struct prep *pr, size_t k, struct batch *b)
         b->csum[b->n] = csum_of(b->text.s + b->sfld[b->n], b->sfld_len[b->n]);
     }
     buf_release(&flds);
+    buf_release(&answer);
 }
 
 static void *prep_run(void *arg)

@@ -27,6 +27,7 @@
 #include "mdeck/anki-model.h"
 #include "mdeck/hash.h"
 #include "mdeck/pdeflate.h"
+#include "mdeck/spill.h"
 #include "mdeck/text.h"
 
 /* Deck ids: [10^12, 1.5·10^12).  Note and card ids: 1.3·10^12 ms + up to
@@ -320,13 +321,14 @@ static void set_ords(struct arena *a, struct buf *scratch, struct pnote *pn, con
 
 /* A deck note's fields, joined by 0x1F, into flds (reset first): front (or
  * cloze text), answer, sources.  Returns the length of the first field. */
-size_t pkg_note_flds(const struct note *n, struct buf *flds)
+size_t pkg_note_flds(const struct note *n, const struct spill *sp, struct buf *flds,
+                     struct buf *scratch)
 {
     buf_reset(flds);
     add_field(flds, note_front_html(n));
     size_t first_len = flds->len;
     buf_addc(flds, '\x1f');
-    add_field(flds, n->answer.html ? n->answer.html : "");
+    add_field(flds, n->answer.html ? spill_get(sp, n->answer.html, scratch) : "");
     buf_addc(flds, '\x1f');
     struct buf src = BUF_INIT;
     note_source_html(n, &src);

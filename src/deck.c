@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include "mdeck/hash.h"
+#include "mdeck/spill.h"
 #include "mdeck/text.h"
 #include "mdeck/util.h"
 
@@ -43,6 +44,7 @@ void deck_free(struct deck *d)
     strmap_free(&d->media_at);
     strmap_free(&d->media_of_path);
     arena_free(&d->arena);
+    spill_close(d->spill);
     memset(d, 0, sizeof *d);
 }
 

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "mdeck/spill.h"
 #include "mdeck/text.h"
 
 /* RFC 4180: a field holding a separator, quote, CR or LF is quoted, quotes
@@ -116,7 +117,7 @@ static void csv_row(const struct deck *d, const struct csv_cols *c, const struct
                     struct buf *f, struct buf *out)
 {
     csv_field(out, note_front_html(n), 0);
-    csv_field(out, n->answer.html ? n->answer.html : "", 0);
+    csv_field(out, n->answer.html ? spill_get(d->spill, n->answer.html, f) : "", 0);
     buf_reset(f);
     note_source_html(n, f);
     csv_field(out, f->s, 0);
@@ -192,15 +193,17 @@ static const char *short_text(const char *s, size_t max, struct buf *b)
 }
 
 /* One card, term and definition, appended to out; *tc and *dc receive
- * their lengths in characters, as Quizlet counts them: after cleaning. */
-static void quizlet_card(const struct note *n, struct buf *out, size_t *tc, size_t *dc)
+ * their lengths in characters, as Quizlet counts them: after cleaning.  An
+ * answer in the spill sp (may be NULL) is read through scratch. */
+static void quizlet_card(const struct note *n, const struct spill *sp, struct buf *scratch,
+                         struct buf *out, size_t *tc, size_t *dc)
 {
     size_t t0 = out->len;
     quizlet_text(out, n->question);
     size_t tlen = out->len - t0;
     buf_adds(out, QUIZLET_TERM_SEP);
     size_t d0 = out->len;
-    quizlet_text(out, n->answer.text ? n->answer.text : "");
+    quizlet_text(out, n->answer.text ? spill_get(sp, n->answer.text, scratch) : "");
     *tc = utf8_count(out->s + t0, tlen);
     *dc = utf8_count(out->s + d0, out->len - d0);
 }
@@ -214,7 +217,7 @@ int quizlet_card_warns(const struct note *n)
 {
     struct buf b = BUF_INIT;
     size_t tc, dc;
-    quizlet_card(n, &b, &tc, &dc);
+    quizlet_card(n, NULL, NULL, &b, &tc, &dc);
     buf_release(&b);
     return card_too_long(tc, dc);
 }
@@ -237,7 +240,7 @@ int quizlet_write_rows(const struct deck *d, int answered_only, struct sink *k,
                        struct diags *dg, size_t *rows)
 {
     struct buf *out = &k->b;
-    struct buf path = BUF_INIT;
+    struct buf path = BUF_INIT, scratch = BUF_INIT;
     buf_addf(&path, "%s/index.md", d->dir);
     size_t cards = 0;
     for (size_t i = 0; i < d->nnotes; i++) {
@@ -246,13 +249,14 @@ int quizlet_write_rows(const struct deck *d, int answered_only, struct sink *k,
         if (answered_only && !n->answer.html) continue;
         if (cards++) buf_adds(out, QUIZLET_CARD_SEP);
         size_t tc, dc;
-        quizlet_card(n, out, &tc, &dc);
+        quizlet_card(n, d->spill, &scratch, out, &tc, &dc);
         if (card_too_long(tc, dc)) warn_long_card(dg, path.s, n, tc, dc);
         step(k);
     }
     if (rows) rows[d->nnotes] = sink_offset(k);
     if (cards) buf_addc(out, '\n');
     buf_release(&path);
+    buf_release(&scratch);
     return 0;
 }
 
@@ -442,7 +446,7 @@ static int quizlet_row_again(struct splice *s, size_t i)
     if (!had) return 0;
     if (s->old_rows[i] > s->old_rows[0]) buf_adds(&s->made, QUIZLET_CARD_SEP);
     size_t tc, dc;
-    quizlet_card(n, &s->made, &tc, &dc);
+    quizlet_card(n, s->d->spill, &s->scratch, &s->made, &tc, &dc);
     return 0;
 }
 

@@ -388,6 +388,20 @@ int tmpdir_file(char **name)
     return tmpdir_make("mdeck-apkg", name);
 }
 
+int tmpdir_anon_file(void)
+{
+    const char *dir = getenv("TMPDIR");
+    if (!dir || !*dir) dir = "/tmp";
+    int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+    if (fd >= 0 || (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL)) return fd;
+    char *name;
+    fd = tmpdir_make("mdeck-apkg", &name); /* the file system has no O_TMPFILE */
+    if (fd < 0) return -1;
+    unlink(name);
+    free(name);
+    return fd;
+}
+
 int tmpdir_keep_file(char **name)
 {
     return tmpdir_make("mdeck-keep", name);

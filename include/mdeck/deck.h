@@ -125,6 +125,10 @@ struct deck {
      * kept). */
     int sum_index;
     unsigned char index_sum[32];
+    /* A large deck's answer HTML and text, when the render put them in a
+     * temporary file instead of the arena (spill.h); NULL otherwise.
+     * Writers that read every answer call spill_release() as they go. */
+    struct spill *spill;
 };
 
 struct real_paths {

@@ -189,6 +189,10 @@ void prof_mark(const char *stage);
  * (open for reading and writing) and *name, which the caller frees; -1
  * with errno set when it cannot be made. */
 int tmpdir_file(char **name);
+/* A file in $TMPDIR with no name (O_TMPFILE; else made and unlinked at
+ * once): it goes away with its last descriptor, whatever happens to the
+ * process.  -1 with errno set when it cannot be made. */
+int tmpdir_anon_file(void);
 
 /* Writes all len bytes (write(2) again after a short write or EINTR): 0,
  * or -1 with errno set. */

@@ -13,7 +13,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "mdeck/answers.h"
 #include "mdeck/build.h"
+#include "mdeck/index.h"
 #include "mdeck/deck.h"
 #include "scratch.h"
 #include "mdeck/diag.h"
@@ -346,6 +348,105 @@ static void test_render_order_is_not_seen(void **state)
     for (int k = 0; k < 3; k++) buf_release(&f[k]);
 }
 
+/* A large deck (MDECK_SPILL_MIN: from 0 bytes of answer files) drops each
+ * file after its scan and reads it again for the render, and keeps the
+ * rendered answers in a spill (spill.h): the same answers and messages as
+ * a deck kept on the heap. */
+static void test_large_deck_gives_the_same_answers(void **state)
+{
+    (void)state;
+    struct buf idx = BUF_INIT, f[3] = {BUF_INIT, BUF_INIT, BUF_INIT};
+    for (int i = 0; i < 300; i++) {
+        buf_addf(&idx, "- question %03d\n", i);
+        struct buf *b = &f[i % 3];
+        buf_addf(b, "## question %03d\n\nbody of *%03d* `code`\n\n- a\n- b\n\n", i, i);
+        if (i == 7) buf_adds(b, "![](../img/nowhere.png)\n\n");
+    }
+    put("index.md", idx.s);
+    put("answers/a.md", f[0].s);
+    put("answers/b.md", f[1].s);
+    put("answers/d.md", f[2].s);
+    struct loaded small, large;
+    unsetenv("MDECK_SPILL_MIN");
+    load(&small);
+    setenv("MDECK_SPILL_MIN", "0", 1);
+    load(&large);
+    unsetenv("MDECK_SPILL_MIN");
+    assert_int_equal(small.rc, large.rc);
+    assert_null(small.d.spill);
+    assert_non_null(large.d.spill);
+    assert_int_equal(small.d.nnotes, large.d.nnotes);
+    for (size_t i = 0; i < small.d.nnotes; i++) {
+        const struct answer *a = &small.d.notes[i].answer, *b = &large.d.notes[i].answer;
+        assert_non_null(a->html);
+        assert_string_equal(a->html, b->html);
+        assert_string_equal(a->text, b->text);
+    }
+    assert_non_null(strstr(large.d.notes[42].answer.html, "<em>042</em>"));
+    assert_int_equal(small.dg.n, large.dg.n);
+    for (size_t i = 0; i < small.dg.n; i++)
+        assert_string_equal(small.dg.v[i].msg, large.dg.v[i].msg);
+    unload(&small);
+    unload(&large);
+    buf_release(&idx);
+    for (int k = 0; k < 3; k++) buf_release(&f[k]);
+}
+
+/* Loads the answer files (a large deck's: dropped after the scan), lets
+ * change() touch them, then parses the index and renders. */
+static int load_then(struct loaded *l, void (*change)(void))
+{
+    setenv("MDECK_SPILL_MIN", "0", 1);
+    struct answer_files *af = answers_load(dir);
+    change();
+    deck_init(&l->d, dir);
+    diags_init(&l->dg);
+    l->rc = index_parse(&l->d, &l->dg);
+    if (l->rc == 0) l->rc = answers_attach_loaded(&l->d, af, &l->dg);
+    else answers_files_free(af);
+    unsetenv("MDECK_SPILL_MIN");
+    return l->rc;
+}
+
+static void same_length_edit(void) { put("answers/a.md", "## q one\n\nbody 2\n"); }
+static void same_text_again(void) { put("answers/a.md", "## q one\n\nbody 1\n"); }
+static void file_removed(void)
+{
+    char p[128];
+    snprintf(p, sizeof p, "%s/answers/a.md", dir);
+    assert_int_equal(unlink(p), 0);
+}
+
+/* A file that changes between the scan and the render (here: the same
+ * length, other bytes) fails the build with a message naming it, instead
+ * of rendering sections at offsets that no longer hold them. */
+static void test_answer_file_changed_between_reads(void **state)
+{
+    (void)state;
+    put("index.md", "- q one\n- q two\n");
+    put("answers/a.md", "## q one\n\nbody 1\n");
+    put("answers/b.md", "## q two\n\nbody two\n");
+    struct loaded l;
+    assert_int_equal(load_then(&l, same_text_again), 0);
+    assert_string_equal(note(&l, "q one")->answer.html, "<p>body 1</p>\n");
+    unload(&l);
+
+    assert_int_equal(load_then(&l, same_length_edit), -1);
+    const struct diag *g = diag_with(&l, "changed while mdeck was reading it");
+    assert_non_null(g);
+    assert_int_equal(g->sev, SEV_ERROR);
+    assert_non_null(strstr(g->path, "answers/a.md"));
+    assert_string_equal(note(&l, "q two")->answer.html, "<p>body two</p>\n");
+    unload(&l);
+
+    put("answers/a.md", "## q one\n\nbody 1\n");
+    assert_int_equal(load_then(&l, file_removed), -1);
+    g = diag_with(&l, "cannot read answer file again");
+    assert_non_null(g);
+    assert_non_null(strstr(g->path, "answers/a.md"));
+    unload(&l);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -365,6 +466,8 @@ int main(void)
         T(test_invalid_answer_file_is_an_error),
         T(test_html_answer_file_by_link),
         T(test_render_order_is_not_seen),
+        T(test_large_deck_gives_the_same_answers),
+        T(test_answer_file_changed_between_reads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,55 @@
+/* spill.h - a large deck's answer texts kept in a temporary file, not on
+ * the heap.
+ *
+ * A 100,000-question deck renders ~140 MB of answer HTML and plain text,
+ * which the three writers each read once, in two different orders.  Held
+ * on the heap for the whole build, they were half of its peak memory.  A
+ * spill writes them to an unlinked file in $TMPDIR and hands out pointers
+ * into a read-only shared mapping of that file.  The pointers are ordinary
+ * C strings, so every reader stays correct; but a page read through the
+ * mapping joins the process's resident set (with the whole folio the page
+ * cache holds it in, up to a megabyte), so the writers, which read every
+ * answer, copy each one out with spill_get() (one pread()) instead.  The
+ * file's pages belong to the kernel's page cache, which can write them out
+ * and drop them, not to mdeck's heap.
+ *
+ * Each writing thread stages its strings in a struct spill_stage and
+ * writes them with one pwrite() when the stage fills (or is flushed); the
+ * slots it was given point into the stage until then, and into the mapping
+ * from then on.  A string the file cannot take (the disk is full, the
+ * mapping is used up) is copied into the stage's fallback arena instead:
+ * a spill never loses a string. */
+#ifndef MDECK_SPILL_H
+#define MDECK_SPILL_H
+
+#include <stddef.h>
+
+struct arena;
+struct spill;
+struct spill_stage;
+
+/* A new spill, or NULL when $TMPDIR takes no file or no address space is
+ * left for the mapping (the caller then keeps its strings on the heap). */
+struct spill *spill_open(void);
+/* The same with a mapping of cap bytes: strings past it go to the stages'
+ * fallback arenas (the tests use a small one). */
+struct spill *spill_open_cap(size_t cap);
+void spill_close(struct spill *sp); /* NULL does nothing */
+/* Bytes written to the file so far. */
+size_t spill_bytes(const struct spill *sp);
+/* The string at p, read with pread() into scratch when p points into the
+ * spill (sp may be NULL), else p itself. */
+struct buf;
+const char *spill_get(const struct spill *sp, const char *p, struct buf *scratch);
+
+/* A stage of one thread.  Strings the file cannot take go into fallback. */
+struct spill_stage *spill_stage_new(struct spill *sp, struct arena *fallback);
+/* Copies s[0..len) and a NUL into the stage; *slot points at the copy
+ * (in the stage until the next flush, then in the mapping). */
+void spill_put(struct spill_stage *st, const char **slot, const char *s, size_t len);
+/* Writes the stage out and points its slots into the mapping. */
+void spill_flush(struct spill_stage *st);
+/* Flushes and frees (NULL does nothing). */
+void spill_stage_free(struct spill_stage *st);
+
+#endif

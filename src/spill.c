@@ -1,0 +1,184 @@
+/* spill.c - answer texts in an unlinked temporary file (spill.h). */
+#include "mdeck/spill.h"
+
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "mdeck/arena.h"
+#include "mdeck/util.h"
+
+struct spill {
+    int fd;
+    char *base;         /* the mapping: cap bytes reserved, end written */
+    size_t cap;
+    atomic_size_t end;  /* bytes taken by flushes so far */
+};
+
+/* A stage is written with one pwrite(): 1 MiB makes ~140 of them for a
+ * 100k deck, and is small beside the heap it saves. */
+#define STAGE_CAP ((size_t)1 << 20)
+
+struct pending {
+    const char **slot;
+    size_t off, len; /* the string's, in the stage */
+};
+
+struct spill_stage {
+    struct spill *sp;
+    struct arena *fallback;
+    char *b;            /* STAGE_CAP bytes, never moved: slots point in */
+    size_t len;
+    struct pending *p;
+    size_t np, capp;
+};
+
+struct spill *spill_open_cap(size_t cap)
+{
+    int fd = tmpdir_anon_file();
+    if (fd < 0) return NULL;
+    /* Only address space: the file grows as it is written, and nothing is
+     * read beyond what was written. */
+    void *m = mmap(NULL, cap, PROT_READ, MAP_SHARED, fd, 0);
+    if (m == MAP_FAILED) {
+        close(fd);
+        return NULL;
+    }
+    struct spill *sp = xmalloc(sizeof *sp);
+    sp->fd = fd;
+    sp->base = m;
+    sp->cap = cap;
+    atomic_init(&sp->end, 0);
+    return sp;
+}
+
+struct spill *spill_open(void)
+{
+    /* 64 GiB first; less when the address space is limited (ulimit -v) */
+    for (size_t cap = (size_t)1 << 36; cap >= (size_t)1 << 28; cap >>= 2) {
+        struct spill *sp = spill_open_cap(cap);
+        if (sp) return sp;
+    }
+    return NULL;
+}
+
+void spill_close(struct spill *sp)
+{
+    if (!sp) return;
+    munmap(sp->base, sp->cap);
+    close(sp->fd);
+    free(sp);
+}
+
+size_t spill_bytes(const struct spill *sp)
+{
+    return sp ? atomic_load(&((struct spill *)sp)->end) : 0;
+}
+
+/* Writes data[0..len) to the file: where it landed in the mapping, or NULL
+ * when the file or the mapping cannot take it. */
+static const char *spill_write(struct spill *sp, const char *data, size_t len)
+{
+    size_t off = atomic_fetch_add(&sp->end, len);
+    if (off > sp->cap || len > sp->cap - off) return NULL;
+    if (write_all_at(sp->fd, data, len, (long long)off) < 0) return NULL;
+    return sp->base + off;
+}
+
+struct spill_stage *spill_stage_new(struct spill *sp, struct arena *fallback)
+{
+    struct spill_stage *st = xcalloc(1, sizeof *st);
+    st->sp = sp;
+    st->fallback = fallback;
+    st->b = xmalloc(STAGE_CAP);
+    return st;
+}
+
+void spill_flush(struct spill_stage *st)
+{
+    if (!st->len) return;
+    const char *at = spill_write(st->sp, st->b, st->len);
+    for (size_t i = 0; i < st->np; i++) {
+        const struct pending *p = &st->p[i];
+        *p->slot = at ? at + p->off : arena_strndup(st->fallback, st->b + p->off, p->len);
+    }
+    st->len = st->np = 0;
+}
+
+/* A record is the string's length (LEN_BYTES, little-endian), the string
+ * and a NUL: spill_get() reads the length first. */
+#define LEN_BYTES 4
+
+static void put_len(char *at, size_t len)
+{
+    for (int i = 0; i < LEN_BYTES; i++) at[i] = (char)(len >> 8 * i);
+}
+
+void spill_put(struct spill_stage *st, const char **slot, const char *s, size_t len)
+{
+    size_t rec = LEN_BYTES + len + 1;
+    if (len >= ((size_t)1 << (8 * LEN_BYTES)) - 1) { /* no spill has room for it */
+        *slot = arena_strndup(st->fallback, s, len);
+        return;
+    }
+    if (rec > STAGE_CAP) { /* alone, in a record of its own */
+        char *z = xmalloc(rec);
+        put_len(z, len);
+        memcpy(z + LEN_BYTES, s, len);
+        z[LEN_BYTES + len] = '\0';
+        const char *at = spill_write(st->sp, z, rec);
+        *slot = at ? at + LEN_BYTES : arena_strndup(st->fallback, s, len);
+        free(z);
+        return;
+    }
+    if (rec > STAGE_CAP - st->len) spill_flush(st);
+    char *at = st->b + st->len;
+    put_len(at, len);
+    memcpy(at + LEN_BYTES, s, len);
+    at[LEN_BYTES + len] = '\0';
+    GROW(st->p, st->np + 1, st->capp);
+    st->p[st->np++] = (struct pending){slot, st->len + LEN_BYTES, len};
+    *slot = at + LEN_BYTES;
+    st->len += rec;
+}
+
+void spill_stage_free(struct spill_stage *st)
+{
+    if (!st) return;
+    spill_flush(st);
+    free(st->b);
+    free(st->p);
+    free(st);
+}
+
+/* One read covers most answers: the length and ~2 KB of text. */
+#define GET_FIRST 2048
+
+const char *spill_get(const struct spill *sp, const char *p, struct buf *scratch)
+{
+    if (!sp || !p || p < sp->base + LEN_BYTES || p >= sp->base + sp->cap) return p;
+    long long off = (long long)(p - sp->base) - LEN_BYTES;
+    buf_reset(scratch);
+    buf_grow(scratch, GET_FIRST);
+    ssize_t got = pread(sp->fd, scratch->s, GET_FIRST, off);
+    if (got < LEN_BYTES) return p; /* read through the mapping, then */
+    size_t len = 0;
+    for (int i = LEN_BYTES - 1; i >= 0; i--) len = len << 8 | (unsigned char)scratch->s[i];
+    if ((size_t)got < LEN_BYTES + len) {
+        buf_grow(scratch, LEN_BYTES + len + 1);
+        size_t have = (size_t)got;
+        while (have < LEN_BYTES + len) {
+            ssize_t r = pread(sp->fd, scratch->s + have, LEN_BYTES + len - have, off + (long long)have);
+            if (r <= 0) return p;
+            have += (size_t)r;
+        }
+    }
+    memmove(scratch->s, scratch->s + LEN_BYTES, len);
+    scratch->s[len] = '\0';
+    scratch->len = len;
+    return scratch->s;
+}
