@@ -26,11 +26,11 @@ int64_t pkg_row_id(const char *kind, const char *guid, int ord);
 
 /* A deck note's fields, joined by 0x1F, into flds (reset first): front (or
  * cloze text), answer, sources.  Returns the length of the first field.
- * An answer in the spill sp (may be NULL) is read through scratch
- * (spill_get()). */
+ * An answer in the spill sp (may be NULL) is read through r (spill_get()). */
 struct spill;
+struct spill_reader;
 size_t pkg_note_flds(const struct note *n, const struct spill *sp, struct buf *flds,
-                     struct buf *scratch);
+                     struct spill_reader *r);
 
 struct pdeck {
     const char *name;

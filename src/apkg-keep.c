@@ -66,9 +66,8 @@ enum { PLAN_EDIT, PLAN_NOTHING, PLAN_FULL };
 static int plan_note(struct apkg_keep *k, size_t i, struct buf *flds, struct pkg_edit *e)
 {
     const struct note *n = &k->notes[i];
-    struct buf scratch = BUF_INIT; /* unused: no spill (the few notes read map little) */
-    size_t first_len = pkg_note_flds(n, NULL, flds, &scratch);
-    buf_release(&scratch);
+    /* no spill: the few notes an update reads map little of it */
+    size_t first_len = pkg_note_flds(n, NULL, flds, NULL);
     int left_out = !first_len || (k->answered_only && !n->answer.html);
     size_t pi = k->pnote_of[i];
     if (pi == SIZE_MAX) return left_out ? PLAN_NOTHING : PLAN_FULL;

@@ -22,6 +22,7 @@
 #include "mdeck/hash.h"
 #include "mdeck/par.h"
 #include "mdeck/pdeflate.h"
+#include "mdeck/spill.h"
 
 
 /* SQLite's page cache for the build's collection, in KiB. */
@@ -239,7 +240,8 @@ struct prep {
 
 static void make_batch(struct prep *pr, size_t k, struct batch *b)
 {
-    struct buf flds = BUF_INIT, answer = BUF_INIT;
+    struct buf flds = BUF_INIT;
+    struct spill_reader answer = {.win = BUF_INIT}; /* id order: answer by answer */
     buf_reset(&b->text);
     b->n = 0;
     for (size_t r = k * BATCH; r < pr->nrows && r < (k + 1) * BATCH; r++, b->n++) {
@@ -268,7 +270,7 @@ static void make_batch(struct prep *pr, size_t k, struct batch *b)
         b->csum[b->n] = csum_of(b->text.s + b->sfld[b->n], b->sfld_len[b->n]);
     }
     buf_release(&flds);
-    buf_release(&answer);
+    spill_reader_free(&answer);
 }
 
 static void *prep_run(void *arg)

@@ -322,13 +322,13 @@ static void set_ords(struct arena *a, struct buf *scratch, struct pnote *pn, con
 /* A deck note's fields, joined by 0x1F, into flds (reset first): front (or
  * cloze text), answer, sources.  Returns the length of the first field. */
 size_t pkg_note_flds(const struct note *n, const struct spill *sp, struct buf *flds,
-                     struct buf *scratch)
+                     struct spill_reader *r)
 {
     buf_reset(flds);
     add_field(flds, note_front_html(n));
     size_t first_len = flds->len;
     buf_addc(flds, '\x1f');
-    add_field(flds, n->answer.html ? spill_get(sp, n->answer.html, scratch) : "");
+    add_field(flds, n->answer.html ? spill_get(sp, n->answer.html, r) : "");
     buf_addc(flds, '\x1f');
     struct buf src = BUF_INIT;
     note_source_html(n, &src);

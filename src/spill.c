@@ -158,27 +158,50 @@ void spill_stage_free(struct spill_stage *st)
 /* One read covers most answers: the length and ~2 KB of text. */
 #define GET_FIRST 2048
 
-const char *spill_get(const struct spill *sp, const char *p, struct buf *scratch)
+void spill_reader_free(struct spill_reader *r)
+{
+    buf_release(&r->win);
+}
+
+static size_t len_at(const char *at)
+{
+    size_t len = 0;
+    for (int i = LEN_BYTES - 1; i >= 0; i--) len = len << 8 | (unsigned char)at[i];
+    return len;
+}
+
+const char *spill_get(const struct spill *sp, const char *p, struct spill_reader *r)
 {
     if (!sp || !p || p < sp->base + LEN_BYTES || p >= sp->base + sp->cap) return p;
-    long long off = (long long)(p - sp->base) - LEN_BYTES;
-    buf_reset(scratch);
-    buf_grow(scratch, GET_FIRST);
-    ssize_t got = pread(sp->fd, scratch->s, GET_FIRST, off);
-    if (got < LEN_BYTES) return p; /* read through the mapping, then */
-    size_t len = 0;
-    for (int i = LEN_BYTES - 1; i >= 0; i--) len = len << 8 | (unsigned char)scratch->s[i];
-    if ((size_t)got < LEN_BYTES + len) {
-        buf_grow(scratch, LEN_BYTES + len + 1);
-        size_t have = (size_t)got;
-        while (have < LEN_BYTES + len) {
-            ssize_t r = pread(sp->fd, scratch->s + have, LEN_BYTES + len - have, off + (long long)have);
-            if (r <= 0) return p;
-            have += (size_t)r;
+    long long rec = (long long)(p - sp->base) - LEN_BYTES;
+    long long in = rec - r->off; /* the record in the window */
+    if (in >= 0 && (size_t)in + LEN_BYTES <= r->win.len) {
+        size_t len = len_at(r->win.s + in);
+        if ((size_t)in + LEN_BYTES + len < r->win.len) return r->win.s + in + LEN_BYTES;
+    }
+    /* A near reader's window starts half of it before the record: the
+     * answers around it, before and after, come in the same read. */
+    long long start = rec - (long long)(r->ahead / 2);
+    if (start < 0) start = 0;
+    size_t at = (size_t)(rec - start), want = at + (r->ahead > GET_FIRST ? r->ahead / 2 : GET_FIRST);
+    buf_reset(&r->win);
+    buf_grow(&r->win, want);
+    r->off = start;
+    ssize_t got = pread(sp->fd, r->win.s, want, start);
+    if (got < (ssize_t)(at + LEN_BYTES)) goto mapped;
+    size_t need = at + LEN_BYTES + len_at(r->win.s + at) + 1, have = (size_t)got;
+    if (have < need) {
+        buf_grow(&r->win, need);
+        while (have < need) {
+            ssize_t more = pread(sp->fd, r->win.s + have, need - have, start + (long long)have);
+            if (more <= 0) goto mapped;
+            have += (size_t)more;
         }
     }
-    memmove(scratch->s, scratch->s + LEN_BYTES, len);
-    scratch->s[len] = '\0';
-    scratch->len = len;
-    return scratch->s;
+    r->win.len = have;
+    r->win.s[have] = '\0';
+    return r->win.s + at + LEN_BYTES;
+mapped: /* read through the mapping, then */
+    buf_reset(&r->win);
+    return p;
 }

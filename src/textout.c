@@ -112,12 +112,12 @@ static void csv_header(const struct deck *d, const struct csv_cols *c, struct bu
     buf_addc(out, '\n');
 }
 
-/* One note's record; f is scratch space. */
+/* One note's record; f is scratch space, r reads the spill. */
 static void csv_row(const struct deck *d, const struct csv_cols *c, const struct note *n,
-                    struct buf *f, struct buf *out)
+                    struct buf *f, struct spill_reader *r, struct buf *out)
 {
     csv_field(out, note_front_html(n), 0);
-    csv_field(out, n->answer.html ? spill_get(d->spill, n->answer.html, f) : "", 0);
+    csv_field(out, n->answer.html ? spill_get(d->spill, n->answer.html, r) : "", 0);
     buf_reset(f);
     note_source_html(n, f);
     csv_field(out, f->s, 0);
@@ -138,15 +138,17 @@ int csv_write_rows(const struct deck *d, int answered_only, struct sink *k,
     csv_columns(d, &c);
     csv_header(d, &c, &k->b);
     struct buf f = BUF_INIT;
+    struct spill_reader r = {.win = BUF_INIT, .ahead = SPILL_NEAR}; /* index order */
     for (size_t i = 0; i < d->nnotes; i++) {
         const struct note *n = &d->notes[i];
         if (rows) rows[i] = sink_offset(k);
         if (answered_only && !n->answer.html) continue;
-        csv_row(d, &c, n, &f, &k->b);
+        csv_row(d, &c, n, &f, &r, &k->b);
         step(k);
     }
     if (rows) rows[d->nnotes] = sink_offset(k);
     buf_release(&f);
+    spill_reader_free(&r);
     if (d->nmedia)
         diag_add(dg, SEV_NOTE, d->dir, 0, 0,
                  "%zu image(s) are in the .apkg only: a CSV cannot carry media", d->nmedia);
@@ -194,8 +196,8 @@ static const char *short_text(const char *s, size_t max, struct buf *b)
 
 /* One card, term and definition, appended to out; *tc and *dc receive
  * their lengths in characters, as Quizlet counts them: after cleaning.  An
- * answer in the spill sp (may be NULL) is read through scratch. */
-static void quizlet_card(const struct note *n, const struct spill *sp, struct buf *scratch,
+ * answer in the spill sp (may be NULL) is read through r. */
+static void quizlet_card(const struct note *n, const struct spill *sp, struct spill_reader *r,
                          struct buf *out, size_t *tc, size_t *dc)
 {
     size_t t0 = out->len;
@@ -203,7 +205,7 @@ static void quizlet_card(const struct note *n, const struct spill *sp, struct bu
     size_t tlen = out->len - t0;
     buf_adds(out, QUIZLET_TERM_SEP);
     size_t d0 = out->len;
-    quizlet_text(out, n->answer.text ? spill_get(sp, n->answer.text, scratch) : "");
+    quizlet_text(out, n->answer.text ? spill_get(sp, n->answer.text, r) : "");
     *tc = utf8_count(out->s + t0, tlen);
     *dc = utf8_count(out->s + d0, out->len - d0);
 }
@@ -240,7 +242,8 @@ int quizlet_write_rows(const struct deck *d, int answered_only, struct sink *k,
                        struct diags *dg, size_t *rows)
 {
     struct buf *out = &k->b;
-    struct buf path = BUF_INIT, scratch = BUF_INIT;
+    struct buf path = BUF_INIT;
+    struct spill_reader r = {.win = BUF_INIT, .ahead = SPILL_NEAR}; /* index order */
     buf_addf(&path, "%s/index.md", d->dir);
     size_t cards = 0;
     for (size_t i = 0; i < d->nnotes; i++) {
@@ -249,14 +252,14 @@ int quizlet_write_rows(const struct deck *d, int answered_only, struct sink *k,
         if (answered_only && !n->answer.html) continue;
         if (cards++) buf_adds(out, QUIZLET_CARD_SEP);
         size_t tc, dc;
-        quizlet_card(n, d->spill, &scratch, out, &tc, &dc);
+        quizlet_card(n, d->spill, &r, out, &tc, &dc);
         if (card_too_long(tc, dc)) warn_long_card(dg, path.s, n, tc, dc);
         step(k);
     }
     if (rows) rows[d->nnotes] = sink_offset(k);
     if (cards) buf_addc(out, '\n');
     buf_release(&path);
-    buf_release(&scratch);
+    spill_reader_free(&r);
     return 0;
 }
 
@@ -301,6 +304,7 @@ struct splice {
     struct csv_cols cols; /* CSV: read from the header at the first row */
     int have_cols;
     struct buf scratch;   /* CSV */
+    struct spill_reader r; /* changed rows' answers */
     /* Appends note i's row to made; -1 (errno set) when it cannot be. */
     int (*row)(struct splice *s, size_t i);
 };
@@ -370,6 +374,7 @@ static int splice(struct splice *s, const size_t *changed, size_t nchanged)
     int e = errno;
     buf_release(&s->made);
     buf_release(&s->scratch);
+    spill_reader_free(&s->r);
     errno = e;
     return rc;
 }
@@ -418,7 +423,7 @@ static int csv_row_again(struct splice *s, size_t i)
     if (!s->have_cols && csv_columns_of_header(s->d, s->old_fd, s->old_rows[0], &s->cols) < 0)
         return -1;
     s->have_cols = 1;
-    if (!s->answered_only || n->answer.html) csv_row(s->d, &s->cols, n, &s->scratch, &s->made);
+    if (!s->answered_only || n->answer.html) csv_row(s->d, &s->cols, n, &s->scratch, &s->r, &s->made);
     return 0;
 }
 
@@ -427,7 +432,8 @@ int csv_splice(const struct deck *d, int answered_only, int old_fd, const size_t
 {
     struct splice s = {.d = d, .answered_only = answered_only, .old_fd = old_fd,
                        .out_fd = out_fd, .old_rows = old_rows, .new_rows = new_rows,
-                       .made = BUF_INIT, .scratch = BUF_INIT, .row = csv_row_again};
+                       .made = BUF_INIT, .scratch = BUF_INIT, .r = {.win = BUF_INIT},
+                       .row = csv_row_again};
     return splice(&s, changed, nchanged);
 }
 
@@ -446,7 +452,7 @@ static int quizlet_row_again(struct splice *s, size_t i)
     if (!had) return 0;
     if (s->old_rows[i] > s->old_rows[0]) buf_adds(&s->made, QUIZLET_CARD_SEP);
     size_t tc, dc;
-    quizlet_card(n, s->d->spill, &s->scratch, &s->made, &tc, &dc);
+    quizlet_card(n, s->d->spill, &s->r, &s->made, &tc, &dc);
     return 0;
 }
 
@@ -455,7 +461,8 @@ int quizlet_splice(const struct deck *d, int answered_only, int old_fd, const si
 {
     struct splice s = {.d = d, .answered_only = answered_only, .old_fd = old_fd,
                        .out_fd = out_fd, .old_rows = old_rows, .new_rows = new_rows,
-                       .made = BUF_INIT, .scratch = BUF_INIT, .row = quizlet_row_again};
+                       .made = BUF_INIT, .scratch = BUF_INIT, .r = {.win = BUF_INIT},
+                       .row = quizlet_row_again};
     return splice(&s, changed, nchanged);
 }
 

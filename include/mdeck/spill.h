@@ -37,10 +37,24 @@ struct spill *spill_open_cap(size_t cap);
 void spill_close(struct spill *sp); /* NULL does nothing */
 /* Bytes written to the file so far. */
 size_t spill_bytes(const struct spill *sp);
-/* The string at p, read with pread() into scratch when p points into the
- * spill (sp may be NULL), else p itself. */
-struct buf;
-const char *spill_get(const struct spill *sp, const char *p, struct buf *scratch);
+/* What one reader reads the spill through: a window on the file, which
+ * one pread() fills.  Readers that go through the answers in about the
+ * order they were written (the text files: index order, which mostly
+ * follows the files the render went through) take SPILL_NEAR bytes at a
+ * time and find most answers in the window; the others (the package: id
+ * order) take just the answer. */
+#include "mdeck/util.h"
+struct spill_reader {
+    struct buf win;  /* the window's bytes */
+    long long off;   /* its offset in the file */
+    size_t ahead;    /* bytes one read takes (0: just the answer) */
+};
+#define SPILL_NEAR ((size_t)256 << 10)
+void spill_reader_free(struct spill_reader *r);
+/* The string at p, read through r when p points into the spill (sp may be
+ * NULL), else p itself; valid until the next call with r.  Only once every
+ * stage is flushed: a window must not take a part still being written. */
+const char *spill_get(const struct spill *sp, const char *p, struct spill_reader *r);
 
 /* A stage of one thread.  Strings the file cannot take go into fallback. */
 struct spill_stage *spill_stage_new(struct spill *sp, struct arena *fallback);

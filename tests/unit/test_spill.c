@@ -76,22 +76,35 @@ static void test_strings_come_back(void **state)
     for (int k = 0; k < 2; k++) pthread_join(t[k], NULL);
     assert_int_equal(j[0].bad + j[1].bad, 0);
     assert_true(spill_bytes(sp) > (size_t)8 << 20);
-    struct buf want = BUF_INIT, scratch = BUF_INIT;
+    struct buf want = BUF_INIT;
+    struct spill_reader one = {.win = BUF_INIT}, near = {.win = BUF_INIT, .ahead = SPILL_NEAR};
     for (size_t i = 0; i < N; i++) {
         const char *p = j[i % 2].slot[i];
         make(i, &want);
         assert_string_equal(p, want.s);
-        const char *got = spill_get(sp, p, &scratch);
-        assert_ptr_equal(got, scratch.s); /* read from the file, not the mapping */
-        assert_int_equal(scratch.len, want.len);
+        /* read from the file, not the mapping: into the reader's window */
+        const char *got = spill_get(sp, p, &one);
+        assert_true(got >= one.win.s && got < one.win.s + one.win.len);
         assert_string_equal(got, want.s);
     }
-    for (int k = 0; k < 2; k++) assert_int_equal(arena_bytes(&j[k].arena), 0);
+    /* one thread's strings in the order it put them: nearly all are in the
+     * window an earlier read filled */
+    size_t in_window = 0;
+    for (size_t i = 0; i < N; i += 2) {
+        make(i, &want);
+        const char *before = near.win.s;
+        long long off = near.off;
+        const char *got = spill_get(sp, j[0].slot[i], &near);
+        assert_string_equal(got, want.s);
+        in_window += near.win.s == before && near.off == off;
+    }
+    assert_true(in_window > N / 2 * 9 / 10);
     /* a string that is not in the spill is its own answer */
-    assert_ptr_equal(spill_get(sp, want.s, &scratch), want.s);
-    assert_ptr_equal(spill_get(NULL, want.s, &scratch), want.s);
+    assert_ptr_equal(spill_get(sp, want.s, &one), want.s);
+    assert_ptr_equal(spill_get(NULL, want.s, &one), want.s);
     buf_release(&want);
-    buf_release(&scratch);
+    spill_reader_free(&one);
+    spill_reader_free(&near);
     for (int k = 0; k < 2; k++) arena_free(&j[k].arena);
     spill_close(sp);
 }
@@ -116,10 +129,11 @@ static void test_a_string_larger_than_a_stage(void **state)
     assert_string_equal(small, "before");
     assert_int_equal(strlen(large), len);
     assert_memory_equal(large, big, len);
-    struct buf scratch = BUF_INIT;
-    assert_memory_equal(spill_get(sp, large, &scratch), big, len + 1);
+    struct spill_reader r = {.win = BUF_INIT, .ahead = SPILL_NEAR};
+    assert_memory_equal(spill_get(sp, large, &r), big, len + 1);
+    assert_memory_equal(spill_get(sp, small, &r), "before", 7);
     assert_int_equal(arena_bytes(&a), 0);
-    buf_release(&scratch);
+    spill_reader_free(&r);
     free(big);
     arena_free(&a);
     spill_close(sp);
@@ -134,7 +148,8 @@ static void test_full_mapping_falls_back_to_the_arena(void **state)
     struct arena a;
     arena_init(&a);
     static const char *slot[200];
-    struct buf b = BUF_INIT, scratch = BUF_INIT;
+    struct buf b = BUF_INIT;
+    struct spill_reader r = {.win = BUF_INIT, .ahead = SPILL_NEAR};
     struct spill_stage *st = spill_stage_new(sp, &a);
     for (size_t i = 0; i < 200; i++) {
         make(i, &b);
@@ -146,10 +161,10 @@ static void test_full_mapping_falls_back_to_the_arena(void **state)
     for (size_t i = 0; i < 200; i++) {
         make(i, &b);
         assert_string_equal(slot[i], b.s);
-        assert_string_equal(spill_get(sp, slot[i], &scratch), b.s);
+        assert_string_equal(spill_get(sp, slot[i], &r), b.s);
     }
     buf_release(&b);
-    buf_release(&scratch);
+    spill_reader_free(&r);
     arena_free(&a);
     spill_close(sp);
 }
