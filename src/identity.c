@@ -159,10 +159,16 @@ static int load_lines(struct arena *a, const struct buf *text, struct records *r
     for (size_t w = 0; w < workers; w++) arena_adopt(a, &j.arenas[w]);
     for (size_t i = 0; ok && i < n; i++) ok = j.state[i] != 2;
     if (ok) {
-        GROW(r->v, n + 1, r->cap);
+        /* the parsed records become r's, the skipped ones squeezed out (a
+         * copy would hold two arrays of 100,000 records at once) */
+        free(r->v);
+        r->v = j.rec;
+        r->cap = n + 1;
+        r->n = 0;
+        j.rec = NULL;
         for (size_t i = 0; i < n; i++) {
             if (j.state[i]) r->skipped = 1;
-            else r->v[r->n++] = j.rec[i];
+            else r->v[r->n++] = r->v[i];
         }
     }
     free(j.rec);
@@ -512,6 +518,9 @@ int identity_assign_in(struct deck *d, struct arena *a, int write, struct diags 
         size_t at;
         if (!n->id && strmap_get(&bykey, n->key, &at) && !r.v[at].taken) take(n, &r.v[at]);
     }
+    /* At most two of the maps at a time (each is ~6 MB at 100k notes, at
+     * the build's peak): this one is done. */
+    strmap_free(&bykey);
     /* 3./4. same answer link or source, unique on both sides */
     for (int pass = 0; pass < 2; pass++) {
         struct tallies t = {0};
@@ -553,6 +562,8 @@ int identity_assign_in(struct deck *d, struct arena *a, int write, struct diags 
         n->id = id;
         strmap_put(&byid, n->id, (size_t)-1);
     }
+    int same_records = rc == 0 && write && records_unchanged(d, &r, &byid);
+    strmap_free(&byid);
     /* Two notes with one id (e.g. the same pinned id twice) would share a
      * guid and break the import. */
     struct strmap used;
@@ -569,10 +580,8 @@ int identity_assign_in(struct deck *d, struct arena *a, int write, struct diags 
         }
     }
     strmap_free(&used);
-    int unchanged = rc == 0 && write && records_unchanged(d, &r, &byid);
+    int unchanged = rc == 0 && same_records;
     prof_mark("identities: matched");
-    strmap_free(&bykey);
-    strmap_free(&byid);
 
     if (rc == 0 && write && !unchanged) {
         struct buf b = BUF_INIT;
