@@ -67,7 +67,9 @@ struct ctx {
     struct buf *html, *text; /* a worker's render buffers, reused from note to
                                 note (NULL: set_answer() makes its own) */
     struct spill_stage *stage; /* where a worker keeps the answers' final
-                                  HTML and text (NULL: d's arena) */
+                                  HTML and text (NULL: texts) */
+    struct arena *texts;  /* without a stage, where the final text goes
+                             (NULL: d's arena) */
     struct strmap bykey;  /* key -> first section with a body */
     size_t *next_same;    /* section -> next one with a body and that key */
     struct strmap byrel;  /* file rel -> index into files */
@@ -145,10 +147,10 @@ void answers_free_files(struct ctx *c);
 /* answers.c */
 /* Renders the chosen answer into n (c->d may be a worker's shadow). */
 void answers_apply(struct ctx *c, struct note *n, const struct choice *ch);
-/* Sanitizes the note's answer and cloze text into d's arena, or the
- * answer into st when st is not NULL. */
+/* Sanitizes the note's answer and cloze text into a, or the answer into st
+ * when st is not NULL. */
 struct spill_stage;
-void answers_sanitize(struct deck *d, struct note *n, struct spill_stage *st);
+void answers_sanitize(struct arena *a, struct note *n, struct spill_stage *st);
 
 /* 1-based line of p in the text starting at base. */
 static inline int answers_line_of(const char *base, const char *p)

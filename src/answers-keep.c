@@ -8,6 +8,7 @@
 
 #include "mdeck/cloze.h"
 #include "mdeck/index.h"
+#include "mdeck/spill.h"
 #include "mdeck/text.h"
 
 void answers_keep_free(struct answer_keep *k)
@@ -145,6 +146,10 @@ int answers_refresh(struct deck *d, struct answer_keep *k, size_t fi, struct ref
     struct arena scratch;
     arena_init(&scratch);
     int unsafe = d->opt.unsafe_html, rc = 1;
+    struct spill_reader old = {.win = BUF_INIT, .ahead = SPILL_NEAR}; /* the file's, in order */
+    struct arena fresh; /* a note's new texts, until they are known to differ */
+    arena_init(&fresh);
+    c.texts = &fresh;
     c.raw = unsafe ? &d->arena : &scratch;
     d->log_uses = 1;
     d->nuses = 0;
@@ -155,9 +160,21 @@ int answers_refresh(struct deck *d, struct answer_keep *k, size_t fi, struct ref
         size_t uses = d->nuses, nmedia = d->nmedia;
         answers_apply(&c, n, &k->chosen[ni]);
         cloze_make(d, n, c.raw, &dg);
-        if (!unsafe) answers_sanitize(d, n, NULL);
+        if (!unsafe) answers_sanitize(&fresh, n, NULL);
         arena_free(&scratch);
         n->answer.md = NULL;
+        /* An answer that renders as before keeps its texts (a file touched
+         * but not changed, or read again because its times were racy,
+         * does not grow the kept deck); the old ones may be in the spill:
+         * read, not mapped. */
+        const char *new_html = n->answer.html, *new_text = n->answer.text;
+        int same = html && text && new_html && new_text &&
+                   !strcmp(spill_get(d->spill, html, &old), new_html) &&
+                   !strcmp(spill_get(d->spill, text, &old), new_text);
+        n->answer.html = same ? html : arena_strdup(&d->arena, new_html);
+        n->answer.text = same ? text : arena_strdup(&d->arena, new_text);
+        if (n->cloze) n->cloze_html = arena_strdup(&d->arena, n->cloze_html); /* (a full build follows) */
+        arena_free(&fresh);
         /* the same images, in the same order: the deck's media list, made
          * in first-use order, stays what a full build would make */
         size_t was = k->use_at[ni], nwas = k->use_at[ni + 1] - was;
@@ -168,7 +185,7 @@ int answers_refresh(struct deck *d, struct answer_keep *k, size_t fi, struct ref
             rc = -1;
             break;
         }
-        if (strcmp(html, n->answer.html) || strcmp(text, n->answer.text)) {
+        if (!same) {
             GROW(r->notes, r->n + 1, r->cap);
             r->old_text = xrealloc(r->old_text, r->cap * sizeof *r->old_text);
             r->old_text[r->n] = text;
@@ -176,6 +193,7 @@ int answers_refresh(struct deck *d, struct answer_keep *k, size_t fi, struct ref
         }
     }
     d->log_uses = 0;
+    spill_reader_free(&old);
     arena_free(&scratch);
     diags_free(&dg);
     buf_release(&of->src);

@@ -53,12 +53,18 @@ static void describe(struct ctx *c, const struct choice *ch, struct buf *out)
     else buf_addf(out, "%s:%d", f->path, c->secs[ch->sec].line);
 }
 
-/* Keeps a final answer text: in the worker's spill stage, else in the
- * deck's arena. */
+/* Keeps a final answer text: in the worker's spill stage, else in c->texts,
+ * else in the deck's arena. */
 static void keep_text(struct ctx *c, const char **slot, const char *s, size_t len)
 {
     if (c->stage) spill_put(c->stage, slot, s, len);
-    else *slot = arena_strndup(&c->d->arena, s, len);
+    else *slot = arena_strndup(c->texts ? c->texts : &c->d->arena, s, len);
+}
+
+/* The answer's path, made once: a watcher's refresh renders it again. */
+static void keep_path(struct deck *d, struct note *n, const char *rel)
+{
+    if (!n->answer.path || strcmp(n->answer.path, rel)) n->answer.path = arena_strdup(&d->arena, rel);
 }
 
 static void set_answer(struct ctx *c, struct note *n, const char *how, const char *rel,
@@ -77,7 +83,7 @@ static void set_answer(struct ctx *c, struct note *n, const char *how, const cha
     buf_trim(tb);
     n->answer.canonical = canonical;
     n->answer.how = how;
-    n->answer.path = arena_strdup(&d->arena, rel);
+    keep_path(d, n, rel);
     n->answer.line = line;
     /* Needed only while the note is made (cloze): with the unsanitized
      * HTML, not kept for the whole build (that was the size of every
@@ -197,7 +203,7 @@ void answers_apply(struct ctx *c, struct note *n, const struct choice *ch)
         if (htmlfile_extract(d, f->path, f->rel, &html, &text, c->dg) == 0) {
             buf_trim(&text);
             n->answer.how = ch->how;
-            n->answer.path = arena_strdup(&d->arena, f->rel);
+            keep_path(d, n, f->rel);
             n->answer.line = 1;
             n->answer.canonical = 0; /* someone else's HTML: always sanitized */
             n->answer.html = arena_strndup(c->raw, html.s, html.len);
@@ -257,12 +263,13 @@ struct work {
     struct worker w[PAR_MAX_WORKERS];
 };
 
-/* Sanitizes the note's answer and cloze text into d's arena.  An answer
- * rendered from markdown is only copied when memo holds its exact bytes as
- * a canonical render: the sanitizer would return them unchanged (render.h;
- * proven by test_canonical.c and fuzz_render.c).  HTML answer files and
- * cloze texts, put together after rendering, are always sanitized. */
-void answers_sanitize(struct deck *d, struct note *n, struct spill_stage *st)
+/* Sanitizes the note's answer and cloze text into a (the answer into st
+ * when st is not NULL).  An answer rendered from markdown is only copied
+ * when memo holds its exact bytes as a canonical render: the sanitizer
+ * would return them unchanged (render.h; proven by test_canonical.c and
+ * fuzz_render.c).  HTML answer files and cloze texts, put together after
+ * rendering, are always sanitized. */
+void answers_sanitize(struct arena *a, struct note *n, struct spill_stage *st)
 {
     const char **fields[] = {&n->answer.html, &n->cloze_html};
     struct buf out = BUF_INIT;
@@ -277,7 +284,7 @@ void answers_sanitize(struct deck *d, struct note *n, struct spill_stage *st)
             len = out.len;
         }
         if (k == 0 && st) spill_put(st, fields[k], s, len);
-        else *fields[k] = arena_strndup(&d->arena, s, len);
+        else *fields[k] = arena_strndup(a, s, len);
     }
     buf_release(&out);
 }
@@ -313,7 +320,7 @@ static void answer_range(void *arg, size_t w, size_t begin, size_t end)
         cloze_make(c.d, n, c.raw, c.dg); /* {{c1::...}} in the question needs no answer */
         /* Every field that leaves mdeck is sanitized (unless the deck opted out). */
         if (!unsafe) {
-            answers_sanitize(c.d, n, c.stage);
+            answers_sanitize(&c.d->arena, n, c.stage);
             arena_free(&scratch);
         }
         n->answer.md = NULL; /* it lived in the note's scratch arena */

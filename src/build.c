@@ -638,7 +638,9 @@ static int warm_build(struct build_cache *c, const char *dir, const struct build
     for (size_t i = 0; i < r.n && ok; i++) {
         struct note before = c->d.notes[r.notes[i]];
         before.answer.text = r.old_text[i];
-        if (quizlet_card_warns(&before) || quizlet_card_warns(&c->d.notes[r.notes[i]])) ok = 0;
+        if (quizlet_card_warns(c->d.spill, &before) ||
+            quizlet_card_warns(c->d.spill, &c->d.notes[r.notes[i]]))
+            ok = 0;
     }
     free(r.notes);
     free(r.old_text);

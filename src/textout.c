@@ -215,12 +215,14 @@ static int card_too_long(size_t tc, size_t dc)
     return tc > QUIZLET_MAX_CHARS || dc > QUIZLET_MAX_CHARS;
 }
 
-int quizlet_card_warns(const struct note *n)
+int quizlet_card_warns(const struct spill *sp, const struct note *n)
 {
     struct buf b = BUF_INIT;
+    struct spill_reader r = {.win = BUF_INIT};
     size_t tc, dc;
-    quizlet_card(n, NULL, NULL, &b, &tc, &dc);
+    quizlet_card(n, sp, &r, &b, &tc, &dc);
     buf_release(&b);
+    spill_reader_free(&r);
     return card_too_long(tc, dc);
 }
 

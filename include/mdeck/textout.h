@@ -63,7 +63,8 @@ int quizlet_splice(const struct deck *d, int answered_only, int old_fd, const si
 
 /* 1 when the note's Quizlet card draws the "over 2000 characters" warning
  * of quizlet_write() (for a note that has a card). */
-int quizlet_card_warns(const struct note *n);
+struct spill;
+int quizlet_card_warns(const struct spill *sp, const struct note *n);
 
 /* Quizlet "import from text" file; cards too long are reported as warnings,
  * never cut.  Returns 0. */

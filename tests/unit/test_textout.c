@@ -475,7 +475,7 @@ static void test_card_warns_as_the_writer_does(void **state)
         for (size_t j = 0; j < dg.n; j++)
             warned |= dg.v[j].line == (int)i + 1 && strstr(dg.v[j].msg, "Quizlet card") != NULL;
         if (warned != cases[i].warns) fail_msg("card %zu: warned %d, expected %d", i, warned, cases[i].warns);
-        assert_int_equal(quizlet_card_warns(&d.notes[i]), warned);
+        assert_int_equal(quizlet_card_warns(d.spill, &d.notes[i]), warned);
     }
     buf_release(&k.b);
     buf_release(&b);

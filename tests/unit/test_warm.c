@@ -329,6 +329,13 @@ static void test_no_tmpdir_means_full_builds(void **state)
 static void test_growth_is_bounded(void **state)
 {
     struct build_cache *cache = first_build(1); /* any re-rendered answer goes over it */
+    /* a file saved again without a change renders as it did: its answers
+     * keep their texts and the deck does not grow, so the next save is in
+     * place too */
+    answers_file("deck/answers/b.md", 100, 200, version);
+    step(cache, 1800000010, 1);
+    answers_file("deck/answers/b.md", 100, 200, version);
+    step(cache, 1800000020, 1);
     /* nothing re-rendered yet: in place; one answer re-rendered: in place
      * (the deck grew past its allowance only now); the next edit finds it
      * over: a full build, whose outputs are a full build's */
@@ -353,10 +360,23 @@ static void test_growth_is_bounded(void **state)
     unsetenv("MDECK_NOW");
 }
 
+/* The same with the deck large (MDECK_SPILL_MIN: from 0 bytes): the kept
+ * build's answers are in a spill file, and the warm builds compare with
+ * and keep texts read from it. */
+static void test_warm_builds_of_a_large_deck(void **state)
+{
+    setenv("MDECK_SPILL_MIN", "0", 1);
+    memset(version, 0, sizeof version);
+    test_warm_builds_equal_full_builds(state);
+    unsetenv("MDECK_SPILL_MIN");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_warm_builds_equal_full_builds, scratch_setup,
+                                        scratch_teardown),
+        cmocka_unit_test_setup_teardown(test_warm_builds_of_a_large_deck, scratch_setup,
                                         scratch_teardown),
         cmocka_unit_test_setup_teardown(test_no_tmpdir_means_full_builds, scratch_setup,
                                         scratch_teardown),
