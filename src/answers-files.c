@@ -238,6 +238,7 @@ int answers_reload(struct ctx *c, size_t fi, struct diags *dg)
         diag_add(dg, SEV_ERROR, f->path, 0, 0,
                  "answer file changed while mdeck was reading it; run the build again");
     } else {
+        buf_grow(&b, ANSWERS_PAD); /* an empty file has no buffer of its own */
         memset(b.s + b.len, 0, ANSWERS_PAD + 1); /* as answers_scan() left it */
         f->src = b;
         atomic_store(&f->reload, 2);

@@ -74,6 +74,14 @@ static void test_index(void **state) { replay("index", fuzz_index); }
 static void test_render(void **state) { replay("render", fuzz_render); }
 static void test_scan(void **state) { replay("scan", fuzz_scan); }
 static void test_match(void **state) { replay("match", fuzz_match); }
+/* The same decks built as large ones: answer files read twice, answers
+ * spilled to a temporary file (MDECK_SPILL_MIN). */
+static void test_match_large(void **state)
+{
+    setenv("MDECK_SPILL_MIN", "0", 1);
+    replay("match", fuzz_match);
+    unsetenv("MDECK_SPILL_MIN");
+}
 static void test_sanitize(void **state) { replay("sanitize", fuzz_sanitize); }
 static void test_frontmatter(void **state) { replay("frontmatter", fuzz_frontmatter); }
 static void test_apkg(void **state) { replay("apkg", fuzz_apkg); }
@@ -82,7 +90,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_index),       cmocka_unit_test(test_render),
-        cmocka_unit_test(test_match),       cmocka_unit_test(test_sanitize),
+        cmocka_unit_test(test_match),       cmocka_unit_test(test_match_large),
+        cmocka_unit_test(test_sanitize),
         cmocka_unit_test(test_frontmatter), cmocka_unit_test(test_apkg),
         cmocka_unit_test(test_scan),
     };
