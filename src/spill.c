@@ -76,7 +76,7 @@ void spill_close(struct spill *sp)
 
 size_t spill_bytes(const struct spill *sp)
 {
-    return sp ? atomic_load(&((struct spill *)sp)->end) : 0;
+    return sp ? atomic_load(&sp->end) : 0;
 }
 
 /* Writes data[0..len) to the file: where it landed in the mapping, or NULL

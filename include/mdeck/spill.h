@@ -11,7 +11,8 @@
  * cache holds it in, up to a megabyte), so the writers, which read every
  * answer, copy each one out with spill_get() (one pread()) instead.  The
  * file's pages belong to the kernel's page cache, which can write them out
- * and drop them, not to mdeck's heap.
+ * and drop them, not to mdeck's heap (on a tmpfs $TMPDIR they are memory
+ * all the same, only swappable, and no longer counted as mdeck's).
  *
  * Each writing thread stages its strings in a struct spill_stage and
  * writes them with one pwrite() when the stage fills (or is flushed); the

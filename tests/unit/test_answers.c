@@ -368,12 +368,26 @@ static void test_large_deck_gives_the_same_answers(void **state)
     put("answers/b.md", f[1].s);
     put("answers/d.md", f[2].s);
     put("answers/empty.md", "");
-    struct loaded small, large;
+    struct loaded small, large, notmp;
     unsetenv("MDECK_SPILL_MIN");
     load(&small);
     setenv("MDECK_SPILL_MIN", "0", 1);
     load(&large);
+    /* where $TMPDIR takes no file, a large deck keeps its answers on the heap */
+    const char *was = getenv("TMPDIR");
+    char *saved = was ? strdup(was) : NULL;
+    setenv("TMPDIR", "/nonexistent-mdeck-tmpdir", 1);
+    load(&notmp);
+    if (saved) setenv("TMPDIR", saved, 1);
+    else unsetenv("TMPDIR");
+    free(saved);
     unsetenv("MDECK_SPILL_MIN");
+    assert_int_equal(notmp.rc, small.rc);
+    assert_null(notmp.d.spill);
+    for (size_t i = 0; i < small.d.nnotes; i++)
+        assert_true(small.d.notes[i].answer.html == NULL ||
+                    !strcmp(small.d.notes[i].answer.html, notmp.d.notes[i].answer.html));
+    unload(&notmp);
     assert_int_equal(small.rc, large.rc);
     assert_null(small.d.spill);
     assert_non_null(large.d.spill);
