@@ -146,7 +146,7 @@ int answers_refresh(struct deck *d, struct answer_keep *k, size_t fi, struct ref
     struct arena scratch;
     arena_init(&scratch);
     int unsafe = d->opt.unsafe_html, rc = 1;
-    struct spill_reader old = {.win = BUF_INIT, .ahead = SPILL_NEAR}; /* the file's, in order */
+    struct spill_reader old = SPILL_READER_NEAR; /* the file's, in order */
     struct arena fresh; /* a note's new texts, until they are known to differ */
     arena_init(&fresh);
     c.texts = &fresh;

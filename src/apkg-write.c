@@ -241,7 +241,7 @@ struct prep {
 static void make_batch(struct prep *pr, size_t k, struct batch *b)
 {
     struct buf flds = BUF_INIT;
-    struct spill_reader answer = {.win = BUF_INIT}; /* id order: answer by answer */
+    struct spill_reader answer = SPILL_READER_ONE; /* id order: answer by answer */
     buf_reset(&b->text);
     b->n = 0;
     for (size_t r = k * BATCH; r < pr->nrows && r < (k + 1) * BATCH; r++, b->n++) {

@@ -155,12 +155,14 @@ void spill_stage_free(struct spill_stage *st)
     free(st);
 }
 
-/* One read covers most answers: the length and ~2 KB of text. */
+/* An answer read on its own: the length and ~2 KB of text, which covers
+ * most answers in one read. */
 #define GET_FIRST 2048
 
 void spill_reader_free(struct spill_reader *r)
 {
-    buf_release(&r->win);
+    for (size_t i = 0; i < SPILL_BLOCKS; i++) free(r->b[i].s);
+    memset(r, 0, sizeof *r);
 }
 
 static size_t len_at(const char *at)
@@ -170,38 +172,71 @@ static size_t len_at(const char *at)
     return len;
 }
 
+/* The record at rec when block k holds all of it: its string, else NULL. */
+static const char *in_block(const struct spill_block *k, long long rec)
+{
+    if (!k->s || rec < k->off || (size_t)(rec - k->off) + LEN_BYTES > k->len) return NULL;
+    const char *at = k->s + (rec - k->off);
+    size_t len = len_at(at);
+    return (size_t)(rec - k->off) + LEN_BYTES + len < k->len ? at + LEN_BYTES : NULL;
+}
+
+/* Reads [start, start + want) into k, and on until the record at rec ends:
+ * 0, or -1 when the file would not give it. */
+static int fill(const struct spill *sp, struct spill_block *k, long long start, size_t want,
+                long long rec, struct spill_reader *r)
+{
+    /* a block that starts there already only needs its end read */
+    size_t at = (size_t)(rec - start), have = k->s && k->off == start ? k->len : 0;
+    size_t need = at + LEN_BYTES;
+    k->len = 0;
+    for (int len_known = 0;;) {
+        if (need > want) want = need;
+        if (want + 1 > k->cap) {
+            k->cap = want + 1;
+            k->s = xrealloc(k->s, k->cap);
+        }
+        while (have < need) {
+            ssize_t got = pread(sp->fd, k->s + have, want - have, start + (long long)have);
+            r->reads++;
+            if (got <= 0) return -1;
+            r->bytes += (size_t)got;
+            have += (size_t)got;
+        }
+        if (len_known) break;
+        need = at + LEN_BYTES + len_at(k->s + at) + 1;
+        len_known = 1;
+    }
+    k->off = start;
+    k->len = have;
+    k->s[have] = '\0';
+    return 0;
+}
+
 const char *spill_get(const struct spill *sp, const char *p, struct spill_reader *r)
 {
     if (!sp || !p || p < sp->base + LEN_BYTES || p >= sp->base + sp->cap) return p;
     long long rec = (long long)(p - sp->base) - LEN_BYTES;
-    long long in = rec - r->off; /* the record in the window */
-    if (in >= 0 && (size_t)in + LEN_BYTES <= r->win.len) {
-        size_t len = len_at(r->win.s + in);
-        if ((size_t)in + LEN_BYTES + len < r->win.len) return r->win.s + in + LEN_BYTES;
-    }
-    /* A near reader's window starts half of it before the record: the
-     * answers around it, before and after, come in the same read. */
-    long long start = rec - (long long)(r->ahead / 2);
-    if (start < 0) start = 0;
-    size_t at = (size_t)(rec - start), want = at + (r->ahead > GET_FIRST ? r->ahead / 2 : GET_FIRST);
-    buf_reset(&r->win);
-    buf_grow(&r->win, want);
-    r->off = start;
-    ssize_t got = pread(sp->fd, r->win.s, want, start);
-    if (got < (ssize_t)(at + LEN_BYTES)) goto mapped;
-    size_t need = at + LEN_BYTES + len_at(r->win.s + at) + 1, have = (size_t)got;
-    if (have < need) {
-        buf_grow(&r->win, need);
-        while (have < need) {
-            ssize_t more = pread(sp->fd, r->win.s + have, need - have, start + (long long)have);
-            if (more <= 0) goto mapped;
-            have += (size_t)more;
+    long long start = r->near ? rec / (long long)SPILL_BLOCK * (long long)SPILL_BLOCK : rec;
+    size_t pick = 0, same = SPILL_BLOCKS;
+    if (r->near) {
+        for (size_t i = 0; i < SPILL_BLOCKS; i++) {
+            const char *s = in_block(&r->b[i], rec);
+            if (s) {
+                r->b[i].used = ++r->tick;
+                return s;
+            }
+            if (r->b[i].s && r->b[i].off == start) same = i;
+            if (r->b[i].used < r->b[pick].used) pick = i;
         }
+        if (same < SPILL_BLOCKS) pick = same; /* the record runs past its end */
     }
-    r->win.len = have;
-    r->win.s[have] = '\0';
-    return r->win.s + at + LEN_BYTES;
-mapped: /* read through the mapping, then */
-    buf_reset(&r->win);
-    return p;
+    struct spill_block *k = &r->b[pick];
+    size_t want = r->near ? SPILL_BLOCK : GET_FIRST;
+    if (fill(sp, k, start, want, rec, r) < 0) {
+        k->len = 0;
+        return p; /* read through the mapping, then */
+    }
+    k->used = ++r->tick;
+    return k->s + (rec - start) + LEN_BYTES;
 }

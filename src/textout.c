@@ -138,7 +138,7 @@ int csv_write_rows(const struct deck *d, int answered_only, struct sink *k,
     csv_columns(d, &c);
     csv_header(d, &c, &k->b);
     struct buf f = BUF_INIT;
-    struct spill_reader r = {.win = BUF_INIT, .ahead = SPILL_NEAR}; /* index order */
+    struct spill_reader r = SPILL_READER_NEAR; /* index order */
     for (size_t i = 0; i < d->nnotes; i++) {
         const struct note *n = &d->notes[i];
         if (rows) rows[i] = sink_offset(k);
@@ -218,7 +218,7 @@ static int card_too_long(size_t tc, size_t dc)
 int quizlet_card_warns(const struct spill *sp, const struct note *n)
 {
     struct buf b = BUF_INIT;
-    struct spill_reader r = {.win = BUF_INIT};
+    struct spill_reader r = SPILL_READER_ONE;
     size_t tc, dc;
     quizlet_card(n, sp, &r, &b, &tc, &dc);
     buf_release(&b);
@@ -245,7 +245,7 @@ int quizlet_write_rows(const struct deck *d, int answered_only, struct sink *k,
 {
     struct buf *out = &k->b;
     struct buf path = BUF_INIT;
-    struct spill_reader r = {.win = BUF_INIT, .ahead = SPILL_NEAR}; /* index order */
+    struct spill_reader r = SPILL_READER_NEAR; /* index order */
     buf_addf(&path, "%s/index.md", d->dir);
     size_t cards = 0;
     for (size_t i = 0; i < d->nnotes; i++) {
@@ -434,7 +434,7 @@ int csv_splice(const struct deck *d, int answered_only, int old_fd, const size_t
 {
     struct splice s = {.d = d, .answered_only = answered_only, .old_fd = old_fd,
                        .out_fd = out_fd, .old_rows = old_rows, .new_rows = new_rows,
-                       .made = BUF_INIT, .scratch = BUF_INIT, .r = {.win = BUF_INIT},
+                       .made = BUF_INIT, .scratch = BUF_INIT, .r = SPILL_READER_ONE,
                        .row = csv_row_again};
     return splice(&s, changed, nchanged);
 }
@@ -463,7 +463,7 @@ int quizlet_splice(const struct deck *d, int answered_only, int old_fd, const si
 {
     struct splice s = {.d = d, .answered_only = answered_only, .old_fd = old_fd,
                        .out_fd = out_fd, .old_rows = old_rows, .new_rows = new_rows,
-                       .made = BUF_INIT, .scratch = BUF_INIT, .r = {.win = BUF_INIT},
+                       .made = BUF_INIT, .scratch = BUF_INIT, .r = SPILL_READER_ONE,
                        .row = quizlet_row_again};
     return splice(&s, changed, nchanged);
 }

@@ -38,23 +38,33 @@ struct spill *spill_open_cap(size_t cap);
 void spill_close(struct spill *sp); /* NULL does nothing */
 /* Bytes written to the file so far. */
 size_t spill_bytes(const struct spill *sp);
-/* What one reader reads the spill through: a window on the file, which
- * one pread() fills.  Readers that go through the answers in about the
- * order they were written (the text files: index order, which mostly
- * follows the files the render went through) take SPILL_NEAR bytes at a
- * time and find most answers in the window; the others (the package: id
- * order) take just the answer. */
-#include "mdeck/util.h"
-struct spill_reader {
-    struct buf win;  /* the window's bytes */
-    long long off;   /* its offset in the file */
-    size_t ahead;    /* bytes one read takes (0: just the answer) */
+/* What one reader reads the spill through: copies of parts of the file,
+ * each filled by one pread().  A near reader goes through the answers in
+ * about the order they were written (the text files: index order, which
+ * mostly follows the files the render went through, if not their sections)
+ * and keeps SPILL_BLOCKS aligned blocks of SPILL_BLOCK bytes, the least
+ * recently used one read over: each part of the file is read about once.
+ * The others (the package: id order) read just the answer asked for. */
+#define SPILL_BLOCKS 8
+#define SPILL_BLOCK ((size_t)64 << 10)
+struct spill_block {
+    char *s;          /* the copy (NULL: not read yet) */
+    size_t len, cap;
+    long long off;    /* where it starts in the file */
+    unsigned long used; /* when it was last read from */
 };
-#define SPILL_NEAR ((size_t)256 << 10)
+struct spill_reader {
+    int near;
+    struct spill_block b[SPILL_BLOCKS];
+    unsigned long tick;
+    size_t reads, bytes; /* pread() calls and bytes read so far (for the tests) */
+};
+#define SPILL_READER_NEAR {.near = 1}
+#define SPILL_READER_ONE {.near = 0}
 void spill_reader_free(struct spill_reader *r);
 /* The string at p, read through r when p points into the spill (sp may be
  * NULL), else p itself; valid until the next call with r.  Only once every
- * stage is flushed: a window must not take a part still being written. */
+ * stage is flushed: a block must not copy a part still being written. */
 const char *spill_get(const struct spill *sp, const char *p, struct spill_reader *r);
 
 /* A stage of one thread.  Strings the file cannot take go into fallback. */
