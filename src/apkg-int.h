@@ -72,6 +72,10 @@ struct pkg {
     struct strmap deck_at;    /* deck name -> index into decks */
 };
 
+/* Frees the previous package's rows and guid map (apkg.c): once the rows
+ * are inserted nothing reads them. */
+void pkg_drop_prev(struct pkg *p);
+
 /* A note's mod when its content changed: strictly newer than prev_mod (the
  * copy users may have), normally p->now. */
 int64_t pkg_new_mod(const struct pkg *p, int64_t prev_mod);

@@ -624,8 +624,8 @@ static void pkg_init(struct pkg *p, const struct deck *d, const char *prev_path)
     for (size_t i = 0; i < d->ndecks; i++) add_deck(p, d->decks[i]);
 }
 
-/* The previous package: only needed while the notes are collected. */
-static void pkg_drop_prev(struct pkg *p)
+/* The previous package: only needed until the rows are in. */
+void pkg_drop_prev(struct pkg *p)
 {
     if (p->have_prev) apkg_info_free(&p->prev);
     p->have_prev = 0;
