@@ -9,7 +9,8 @@
  * C strings, so every reader stays correct; but a page read through the
  * mapping joins the process's resident set (with the whole folio the page
  * cache holds it in, up to a megabyte), so the writers, which read every
- * answer, copy each one out with spill_get() (one pread()) instead.  The
+ * answer, copy them out with spill_get() (pread() into a reader's blocks)
+ * instead.  The
  * file's pages belong to the kernel's page cache, which can write them out
  * and drop them, not to mdeck's heap (on a tmpfs $TMPDIR they are memory
  * all the same, only swappable, and no longer counted as mdeck's).
