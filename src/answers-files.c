@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "mdeck/frontmatter.h"
 #include "mdeck/identity.h"
@@ -229,6 +230,13 @@ int answers_reload(struct ctx *c, size_t fi, struct diags *dg)
     if (!atomic_compare_exchange_strong(&f->reload, &state, 1)) {
         while ((state = atomic_load(&f->reload)) == 1) sched_yield(); /* another thread reads it */
         return state == 2;
+    }
+    /* Test knob (docs/watch.md): time for a test to change the file between
+     * the two reads. */
+    const char *e = getenv("MDECK_TEST_RELOAD_DELAY_MS");
+    if (e && atoi(e) > 0) {
+        struct timespec nap = {atoi(e) / 1000, (long)(atoi(e) % 1000) * 1000000L};
+        while (nanosleep(&nap, &nap) < 0 && errno == EINTR) {}
     }
     struct buf b = BUF_INIT;
     if (read_file_pad(f->path, &b, ANSWERS_PAD) < 0) {

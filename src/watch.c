@@ -506,6 +506,15 @@ static void build_one(struct watcher *w, struct wdeck *d)
         diags_free(&dg);
         return;
     }
+    /* A build that failed while its sources changed may have failed
+     * because of the change (a large deck reads its answer files twice):
+     * the next build, due anyway, says whether the errors stay. */
+    if (rc < 0 && settle_check(&s)) {
+        wlog(&w->log, WL_INFO, "%s: sources changed during a build that failed; its errors "
+             "are not reported, building again", d->arg);
+        diags_free(&dg);
+        return;
+    }
     int fresh = report_diags(w, d, &dg);
     size_t nerr = dg.nerrors;
     diags_free(&dg);

@@ -34,6 +34,28 @@ build_fails_keeping_outputs() {
     [ "$(tree_sum "$SCRATCH/out")" = "$BEFORE" ]
 }
 
+@test "sources: an answer file changed between a large deck's two reads fails the build, naming it" {
+    build_ok
+    # Every deck large (answer files dropped after the scan, read again for
+    # the render), and 2 s between the scan and that second read
+    # (MDECK_TEST_RELOAD_DELAY_MS, docs/watch.md): the edit lands in it.
+    MDECK_SPILL_MIN=0 MDECK_TEST_RELOAD_DELAY_MS=2000 \
+        timeout 20 "$MDECK" build -q -o "$SCRATCH/out" "$SCRATCH/deck" >"$SCRATCH/log" 2>&1 &
+    local pid=$!
+    sleep 0.8
+    sed -i 's/A weighted sum of values/A weighted mean of values/' "$SCRATCH/deck/answers/a.md"
+    local status=0
+    wait "$pid" || status=$?
+    cat "$SCRATCH/log"
+    [ "$status" -eq 1 ]
+    grep -q "answers/a.md: error: answer file changed while mdeck was reading it; run the build again" "$SCRATCH/log"
+    [ "$(tree_sum "$SCRATCH/out")" = "$BEFORE" ]
+    # the same build again reads the file as it now is
+    MDECK_SPILL_MIN=0 run timeout 20 "$MDECK" build -q -o "$SCRATCH/out" "$SCRATCH/deck"
+    [ "$status" -eq 0 ]
+    grep -q "A weighted mean of values" "$SCRATCH/out/deck.csv"
+}
+
 @test "sources: directory symlink loops are never followed" {
     mkdir -p "$SCRATCH/deck/answers/sub"
     ln -s .. "$SCRATCH/deck/answers/loop"

@@ -438,6 +438,27 @@ no_temporaries() {
     apkg_has 'Question number one?'
 }
 
+@test "watch: a build that failed because its sources changed is not reported; the next one decides" {
+    # A large deck reads its answer files twice; 1.5 s between the reads
+    # (MDECK_TEST_RELOAD_DELAY_MS) lets the edit below land between them,
+    # which fails that build.  Its sources changed while it ran: its error
+    # is not reported, and the build that follows publishes the edit.
+    export MDECK_SPILL_MIN=0 MDECK_TEST_RELOAD_DELAY_MS=1500
+    start_watch -o "$OUT" "$D" --debounce 100 -v
+    local n0
+    n0=$(count ': building')
+    printf '\n- What is four?\n' >>"$D/index.md"
+    wait_for lines_at_least "$LOG" ': building' $((n0 + 1))
+    sleep 0.5
+    printf '## What is one?\n\nOne edited.\n\n## What is two?\n\nTwo first.\n' >"$D/answers/a.md"
+    wait_for log_has 'sources changed during a build that failed; its errors are not reported, building again'
+    wait_for csv_has 'One edited.'
+    settle
+    ! log_has 'changed while mdeck was reading it'
+    ! log_has 'build failed'
+    csv_has 'What is four?'
+}
+
 # --- failures ---------------------------------------------------------------
 
 @test "watch: invalid UTF-8 keeps the last good package until fixed" {
