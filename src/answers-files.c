@@ -193,7 +193,7 @@ size_t answers_large(void)
     return (size_t)4 << 20;
 }
 
-static uint64_t text_crc(const struct buf *b)
+uint64_t answers_crc(const struct buf *b)
 {
     return crc64_ecma_refl(0, (const unsigned char *)b->s, b->len);
 }
@@ -212,10 +212,11 @@ static void load_range(void *arg, size_t w, size_t begin, size_t end)
         struct file *f = &j->c->files[i];
         if (f->is_html) continue;
         answers_read_one(j->c, i, &j->arenas[w]);
+        if (!f->loaded) continue;
+        f->len = f->src.len;
+        f->crc = answers_crc(&f->src);
         /* the sections are known: a large deck reads the text again */
-        if (f->loaded && atomic_fetch_add(&j->held, f->src.len) >= j->hold) {
-            f->len = f->src.len;
-            f->crc = text_crc(&f->src);
+        if (atomic_fetch_add(&j->held, f->src.len) >= j->hold) {
             f->dropped = 1;
             buf_release(&f->src);
         }
@@ -242,7 +243,7 @@ int answers_reload(struct ctx *c, size_t fi, struct diags *dg)
     if (read_file_pad(f->path, &b, ANSWERS_PAD) < 0) {
         diag_add(dg, SEV_ERROR, f->path, 0, 0,
                  "cannot read answer file again: %s; run the build again", read_file_error(errno));
-    } else if (b.len != f->len || text_crc(&b) != f->crc) {
+    } else if (b.len != f->len || answers_crc(&b) != f->crc) {
         diag_add(dg, SEV_ERROR, f->path, 0, 0,
                  "answer file changed while mdeck was reading it; run the build again");
     } else {

@@ -28,10 +28,11 @@ struct file {
     struct stat st;       /* the file right before it was read (st_ino 0: none) */
     /* Of a large deck's files, all but the first few megabytes are dropped
      * once scanned (src emptied) and read again for the render, which
-     * checks them against len and crc (answers_reload()). */
+     * checks them against len and crc (answers_reload()).  A watcher
+     * checks a file it read too soon after a change by them too. */
     int dropped;
-    size_t len;           /* the text's length, when dropped */
-    uint64_t crc;         /* its CRC-64, when dropped */
+    size_t len;           /* the text's length, once loaded */
+    uint64_t crc;         /* its CRC-64 (answers_crc()) */
     atomic_int reload;    /* 0: not read again yet, 1: being read, 2: read, 3: failed */
     size_t sec_first, sec_end; /* its sections: secs[sec_first..sec_end) */
     /* While files are read on every core: the file's own sections and
@@ -118,6 +119,8 @@ void answers_read_one(struct ctx *c, size_t fi, struct arena *a);
  * messages in file order.  Once the files read hold answers_large()
  * bytes, each further file is dropped after its scan. */
 void answers_read_all(struct ctx *c);
+/* The CRC-64 of a file's text, as kept in struct file. */
+uint64_t answers_crc(const struct buf *text);
 /* For the render: file fi's text in c->files[fi].src again, when the scan
  * dropped it (read once, by whichever thread asks first).  1 when src
  * holds what the scan read; 0 when the file cannot be read or changed

@@ -38,6 +38,12 @@ const struct stat *answers_keep_stat(const struct answer_keep *k, size_t fi)
     return &k->c.files[fi].st;
 }
 
+int answers_keep_bytes_same(const struct answer_keep *k, size_t fi, const struct buf *text)
+{
+    const struct file *f = &k->c.files[fi];
+    return f->loaded && !f->is_html && text->len == f->len && answers_crc(text) == f->crc;
+}
+
 int answers_same_files(const struct answer_keep *k, const char *dir)
 {
     struct ctx t = {.dir = dir};
@@ -127,6 +133,8 @@ int answers_refresh(struct deck *d, struct answer_keep *k, size_t fi, struct ref
     /* From here on the kept deck changes: any surprise makes it unusable. */
     struct file *nf = &t.files[0];
     of->st = nf->st;
+    of->len = nf->src.len;
+    of->crc = answers_crc(&nf->src);
     of->src = nf->src;
     buf_init(&nf->src);
     of->body_off = nf->body_off;

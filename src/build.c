@@ -514,6 +514,18 @@ static int media_bytes_same(const struct buf *b, const void *arg)
     return b->len == m->size && !strcmp(name, m->name);
 }
 
+/* An answer file: the kept build's length and CRC-64 of its text. */
+struct answer_file {
+    const struct answer_keep *ak;
+    size_t fi;
+};
+
+static int answer_bytes_same(const struct buf *b, const void *arg)
+{
+    const struct answer_file *af = arg;
+    return answers_keep_bytes_same(af->ak, af->fi, b);
+}
+
 /* 1 when nothing but answer files changed since the kept build (and the
  * outputs are the ones it published). */
 static int cache_usable(struct build_cache *c, const char *dir, const struct build_opts *o)
@@ -625,9 +637,13 @@ static int warm_build(struct build_cache *c, const char *dir, const struct build
     struct refreshed r = {0};
     int ok = 1;
     c->read_ns = wall_ns();
+    size_t refreshed = 0;
     for (size_t fi = 0; fi < c->nfiles && ok; fi++) {
-        struct sig g = sig_of(answers_keep_path(c->ak, fi));
-        if (!sig_eq(&c->files[fi], &g) && answers_refresh(&c->d, c->ak, fi, &r) <= 0) ok = 0;
+        struct answer_file af = {c->ak, fi};
+        if (still_same(&c->files[fi], answers_keep_path(c->ak, fi), answer_bytes_same, &af))
+            continue;
+        if (answers_refresh(&c->d, c->ak, fi, &r) <= 0) ok = 0;
+        refreshed++;
     }
     /* ascending, their old texts along */
     size_t *idx = xmalloc((r.n + 1) * sizeof *idx);
@@ -692,6 +708,7 @@ static int warm_build(struct build_cache *c, const char *dir, const struct build
     }
     if (res == 0) diags_copy(dg, &c->dg, 0);
     *st = c->st;
+    st->refreshed = refreshed;
     st->added = outs[0].as.added;
     st->changed = outs[0].as.changed;
     st->removed = outs[0].as.removed;

@@ -31,6 +31,10 @@ const char *answers_keep_path(const struct answer_keep *keep, size_t fi);
 /* The file as it was right before the kept build (or refresh) read it. */
 struct stat;
 const struct stat *answers_keep_stat(const struct answer_keep *keep, size_t fi);
+/* 1 when text is what the kept build read of answer file fi (its length
+ * and CRC-64). */
+struct buf;
+int answers_keep_bytes_same(const struct answer_keep *keep, size_t fi, const struct buf *text);
 /* 1 when the deck folder dir holds the same answer files (names and kinds)
  * as when keep was made. */
 int answers_same_files(const struct answer_keep *keep, const char *dir);

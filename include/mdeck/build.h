@@ -45,6 +45,7 @@ struct build_stats {
     double ms;
     int discarded;      /* before_publish said no: nothing was written */
     int incremental;    /* only changed answers were rendered again (cache) */
+    size_t refreshed;   /* incremental: answer files whose answers were rendered again */
 };
 
 /* Loads a deck folder into d: index, front matter, identities, answers.

@@ -175,6 +175,9 @@ static void same_result(const struct result *w, const struct result *c)
     assert_int_equal(w->st.produced, c->st.produced);
 }
 
+/* The answer files the last step's warm build rendered again. */
+static size_t last_refreshed;
+
 /* One step: "warm" holds the cached build's outputs; "cold" gets a copy
  * first, then the same sources are built both ways at the same clock. */
 static void step(struct build_cache *cache, long now, int incremental)
@@ -186,6 +189,7 @@ static void step(struct build_cache *cache, long now, int incremental)
     build("cold", NULL, &c);
     assert_int_equal(w.st.incremental, incremental);
     assert_int_equal(c.st.incremental, 0);
+    last_refreshed = w.st.refreshed;
     same_result(&w, &c);
     same_package("warm/deck.apkg", "cold/deck.apkg");
     same_file("warm/deck.csv", "cold/deck.csv");
@@ -360,6 +364,32 @@ static void test_growth_is_bounded(void **state)
     unsetenv("MDECK_NOW");
 }
 
+/* An answer file the kept build read less than a second after it changed
+ * cannot be trusted by its times: the next build reads it, and renders its
+ * answers again only when its bytes changed (as for the index and images:
+ * still_same() in build.c). */
+static void test_racy_answer_files_are_checked_by_their_bytes(void **state)
+{
+    struct build_cache *cache = first_build(0);
+    /* b.md saved: rendered again, read less than a second after its save */
+    edit_b(150);
+    step(cache, 1800000100, 1);
+    assert_int_equal(last_refreshed, 1);
+    /* nothing changed since: its bytes are read and found the same */
+    step(cache, 1800000200, 1);
+    assert_int_equal(last_refreshed, 0);
+    /* and once its times can be trusted, not even read (no way to see
+     * that here but the result) */
+    usleep(1100000);
+    step(cache, 1800000300, 1);
+    assert_int_equal(last_refreshed, 0);
+    edit_b(151);
+    step(cache, 1800000400, 1);
+    assert_int_equal(last_refreshed, 1);
+    build_cache_free(cache);
+    unsetenv("MDECK_NOW");
+}
+
 /* The same with the deck large (MDECK_SPILL_MIN: from 0 bytes): the kept
  * build's answers are in a spill file, and the warm builds compare with
  * and keep texts read from it. */
@@ -380,6 +410,8 @@ int main(void)
                                         scratch_teardown),
         cmocka_unit_test_setup_teardown(test_no_tmpdir_means_full_builds, scratch_setup,
                                         scratch_teardown),
+        cmocka_unit_test_setup_teardown(test_racy_answer_files_are_checked_by_their_bytes,
+                                        scratch_setup, scratch_teardown),
         cmocka_unit_test_setup_teardown(test_growth_is_bounded, scratch_setup, scratch_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
