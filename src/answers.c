@@ -345,8 +345,7 @@ static void answer_range(void *arg, size_t w, size_t begin, size_t end)
 static size_t files_bytes(const struct ctx *c)
 {
     size_t total = 0;
-    for (size_t i = 0; i < c->nfiles; i++)
-        total += c->files[i].dropped ? c->files[i].len : c->files[i].src.cap;
+    for (size_t i = 0; i < c->nfiles; i++) total += c->files[i].len;
     return total;
 }
 

@@ -37,17 +37,13 @@ struct spill_stage {
     size_t np, capp;
 };
 
-struct spill *spill_open_cap(size_t cap)
+/* A spill on fd with a mapping of cap bytes, or NULL. */
+static struct spill *spill_on(int fd, size_t cap)
 {
-    int fd = tmpdir_anon_file();
-    if (fd < 0) return NULL;
     /* Only address space: the file grows as it is written, and nothing is
      * read beyond what was written. */
     void *m = mmap(NULL, cap, PROT_READ, MAP_SHARED, fd, 0);
-    if (m == MAP_FAILED) {
-        close(fd);
-        return NULL;
-    }
+    if (m == MAP_FAILED) return NULL;
     struct spill *sp = xmalloc(sizeof *sp);
     sp->fd = fd;
     sp->base = m;
@@ -56,13 +52,24 @@ struct spill *spill_open_cap(size_t cap)
     return sp;
 }
 
+struct spill *spill_open_cap(size_t cap)
+{
+    int fd = tmpdir_anon_file();
+    struct spill *sp = fd < 0 ? NULL : spill_on(fd, cap);
+    if (!sp && fd >= 0) close(fd);
+    return sp;
+}
+
 struct spill *spill_open(void)
 {
+    int fd = tmpdir_anon_file();
+    if (fd < 0) return NULL;
     /* 64 GiB first; less when the address space is limited (ulimit -v) */
     for (size_t cap = (size_t)1 << 36; cap >= (size_t)1 << 28; cap >>= 2) {
-        struct spill *sp = spill_open_cap(cap);
+        struct spill *sp = spill_on(fd, cap);
         if (sp) return sp;
     }
+    close(fd);
     return NULL;
 }
 
