@@ -537,6 +537,8 @@ static int attach(struct deck *d, struct answer_files *loaded, struct diags *dg,
      * the same per note however large the deck is.  Chains run in section
      * (and file) order: the order the candidates are reported in. */
     c.next_same = xmalloc((c.nsecs ? c.nsecs : 1) * sizeof *c.next_same);
+    strmap_reserve(&c.bykey, c.nsecs);
+    strmap_reserve(&c.byrel, c.nfiles);
     for (size_t i = c.nsecs; i-- > 0;) {
         size_t at;
         if (c.secs[i].body_end <= c.secs[i].body) continue;
@@ -548,6 +550,7 @@ static int attach(struct deck *d, struct answer_files *loaded, struct diags *dg,
         c.nsrcs += c.files[i].nsources;
     }
     c.srcs = xmalloc((c.nsrcs ? c.nsrcs : 1) * sizeof *c.srcs);
+    strmap_reserve(&c.bysrc, c.nsrcs);
     for (size_t i = c.nfiles, e = c.nsrcs; i-- > 0;)
         for (size_t k = c.files[i].nsources; k-- > 0;) {
             size_t at;

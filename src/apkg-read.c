@@ -41,6 +41,14 @@ static char *col_str(sqlite3_stmt *st, int i)
     return xstrdup(s ? (const char *)s : "");
 }
 
+/* The same, in the notes' arena: a malloc() of its own per guid and per
+ * tags string took ~6 MB for 100,000 notes. */
+static char *col_astr(sqlite3_stmt *st, int i, struct arena *a)
+{
+    const unsigned char *s = sqlite3_column_text(st, i);
+    return arena_strdup(a, s ? (const char *)s : "");
+}
+
 /* A deflated entry inflated by ISA-L, three times as fast as zlib through
  * libzip: the entry is read as stored and its size and CRC-32 checked here
  * (libzip would check them).  0, or -1 with a diagnostic. */
@@ -214,20 +222,23 @@ static int read_notes(sqlite3 *db, struct apkg_info *info, int slim)
         struct apkg_note *n = &info->notes[info->nnotes++];
         memset(n, 0, sizeof *n);
         n->id = sqlite3_column_int64(st, 0);
-        n->guid = col_str(st, 1);
+        n->guid = col_astr(st, 1, &info->strs);
         n->mid = sqlite3_column_int64(st, 2);
         n->mod = sqlite3_column_int64(st, 3);
-        n->tags = col_str(st, 4);
+        n->tags = col_astr(st, 4, &info->strs);
         if (slim) {
             const void *f = sqlite3_column_blob(st, 5);
             sha1(f ? f : "", (size_t)sqlite3_column_bytes(st, 5), n->flds_sha1);
         } else {
-            n->flds = col_str(st, 5);
-            n->sfld = col_str(st, 6);
+            n->flds = col_astr(st, 5, &info->strs);
+            n->sfld = col_astr(st, 6, &info->strs);
         }
         n->csum = (uint32_t)sqlite3_column_int64(st, 7);
     }
     sqlite3_finalize(st);
+    /* the part doubling left unused back (~2 MB at 100,000 notes) */
+    if (info->nnotes && info->nnotes < cap)
+        info->notes = xrealloc(info->notes, info->nnotes * sizeof *info->notes);
     return rc == SQLITE_DONE ? 0 : -1;
 }
 
@@ -247,30 +258,64 @@ static int cmp_card(const void *x, const void *y)
     return c;
 }
 
-/* The cards sorted by note, ordinal and id.  Read in the table's order and
- * sorted here: SQLite would walk the nid index and look every card up by
- * its id, then sort each note's cards again (0.25 s against 0.08 s for the
- * 100,000 cards of the 100k bench deck in the sqlite3 shell). */
-static int read_cards(sqlite3 *db, struct apkg_info *info)
+/* The note whose id is nid (notes are in id order), or NULL. */
+static struct apkg_note *note_by_id(struct apkg_info *info, int64_t nid)
+{
+    size_t lo = 0, hi = info->nnotes;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (info->notes[mid].id < nid) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo < info->nnotes && info->notes[lo].id == nid ? &info->notes[lo] : NULL;
+}
+
+/* Each note's did from its first card, and unless slim the cards, sorted
+ * by note, ordinal and id.  Read in the table's order and sorted here:
+ * SQLite would walk the nid index and look every card up by its id, then
+ * sort each note's cards again (0.25 s against 0.08 s for the 100,000
+ * cards of the 100k bench deck in the sqlite3 shell).  A slim read keeps
+ * no card: a build needs only the first card's deck, of removed notes. */
+static int read_cards(sqlite3 *db, struct apkg_info *info, int slim)
 {
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(db, "SELECT id, nid, did, ord, due, queue, type FROM cards",
                            -1, &st, NULL))
         return -1;
     size_t cap = 0;
+    /* per note, the ordinal and id of the first card seen so far (0: none) */
+    struct {
+        int64_t ord, id;
+    } *first = xcalloc(info->nnotes ? info->nnotes : 1, sizeof *first);
+    unsigned char *have = xcalloc(info->nnotes ? info->nnotes : 1, 1);
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct apkg_card c = {
+            .id = sqlite3_column_int64(st, 0),
+            .nid = sqlite3_column_int64(st, 1),
+            .did = sqlite3_column_int64(st, 2),
+            .ord = sqlite3_column_int64(st, 3),
+            .due = sqlite3_column_int64(st, 4),
+            .queue = sqlite3_column_int64(st, 5),
+            .type = sqlite3_column_int64(st, 6),
+        };
+        struct apkg_note *n = note_by_id(info, c.nid);
+        size_t k = n ? (size_t)(n - info->notes) : 0;
+        if (n && (!have[k] || c.ord < first[k].ord ||
+                  (c.ord == first[k].ord &&
+                   (c.id < first[k].id || (c.id == first[k].id && c.did < n->did))))) {
+            have[k] = 1;
+            first[k].ord = c.ord;
+            first[k].id = c.id;
+            n->did = c.did;
+        }
+        if (slim) continue;
         GROW(info->cards, info->ncards + 1, cap);
-        struct apkg_card *c = &info->cards[info->ncards++];
-        c->id = sqlite3_column_int64(st, 0);
-        c->nid = sqlite3_column_int64(st, 1);
-        c->did = sqlite3_column_int64(st, 2);
-        c->ord = sqlite3_column_int64(st, 3);
-        c->due = sqlite3_column_int64(st, 4);
-        c->queue = sqlite3_column_int64(st, 5);
-        c->type = sqlite3_column_int64(st, 6);
+        info->cards[info->ncards++] = c;
     }
     sqlite3_finalize(st);
+    free(first);
+    free(have);
     if (info->ncards) qsort(info->cards, info->ncards, sizeof *info->cards, cmp_card);
     return rc == SQLITE_DONE ? 0 : -1;
 }
@@ -290,7 +335,7 @@ static int read_db(const char *file, const char *path, struct apkg_info *info, i
     sqlite3_db_config(db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, (int *)NULL);
     int rc = 0;
     if (read_col(db, info) < 0 || read_notes(db, info, slim) < 0 ||
-        read_cards(db, info) < 0) {
+        read_cards(db, info, slim) < 0) {
         fail(dg, path, "this is not a readable Anki collection (%s); build it "
              "again or export it again from Anki", sqlite3_errmsg(db));
         rc = -1;
@@ -463,12 +508,7 @@ void apkg_info_free(struct apkg_info *info)
     free(info->models_json);
     free(info->col_conf_json);
     free(info->dconf_json);
-    for (size_t i = 0; i < info->nnotes; i++) {
-        free(info->notes[i].guid);
-        free(info->notes[i].tags);
-        free(info->notes[i].flds);
-        free(info->notes[i].sfld);
-    }
+    arena_free(&info->strs);
     free(info->notes);
     free(info->cards);
     for (size_t i = 0; i < info->nmedia; i++) {

@@ -259,9 +259,19 @@ static size_t split_tags(struct pkg *p, const char *s, const char ***out)
     return n;
 }
 
+/* Room for n more notes, exactly: doubling would leave up to half the
+ * array unused (~3 MB at 100,000 notes). */
+static void reserve_pnotes(struct pkg *p, size_t n)
+{
+    if (p->nnotes + n <= p->capnotes) return;
+    p->capnotes = p->nnotes + n;
+    p->notes = xrealloc(p->notes, p->capnotes * sizeof *p->notes);
+}
+
 static struct pnote *new_pnote(struct pkg *p)
 {
-    GROW(p->notes, p->nnotes + 1, p->capnotes);
+    /* beyond the deck's notes come the few removed ones: grow by an eighth */
+    if (p->nnotes == p->capnotes) reserve_pnotes(p, p->capnotes / 8 + 16);
     struct pnote *pn = &p->notes[p->nnotes++];
     memset(pn, 0, sizeof *pn);
     return pn;
@@ -379,24 +389,19 @@ static void load_prev(struct pkg *p, const char *prev_path, struct apkg_prev *pr
     prev->state = 0;
     apkg_prev_free(prev);
     p->have_prev = 1;
+    strmap_reserve(&p->prev_guids, p->prev.nnotes);
     for (size_t i = 0; i < p->prev.nnotes; i++) {
         strmap_put(&p->prev_guids, p->prev.notes[i].guid, i);
     }
 }
 
-/* The deck name the previous package filed note nid under (its first card's
- * deck), or NULL.  apkg_read returns the cards sorted by nid. */
-static const char *prev_deck_name(struct pkg *p, json_t *decks, int64_t nid)
+/* The deck name the previous package filed note o under (its first card's
+ * deck), or NULL. */
+static const char *prev_deck_name(json_t *decks, const struct apkg_note *o)
 {
-    size_t lo = 0, hi = p->prev.ncards;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (p->prev.cards[mid].nid < nid) lo = mid + 1;
-        else hi = mid;
-    }
-    if (lo == p->prev.ncards || p->prev.cards[lo].nid != nid) return NULL;
+    if (!o->did) return NULL;
     char key[32];
-    snprintf(key, sizeof key, "%lld", (long long)p->prev.cards[lo].did);
+    snprintf(key, sizeof key, "%lld", (long long)o->did);
     json_t *name = json_object_get(json_object_get(decks, key), "name");
     return json_is_string(name) ? json_string_value(name) : NULL;
 }
@@ -442,19 +447,20 @@ int pkg_note_settle(const struct pkg *p, struct pnote *pn, const struct buf *fld
  * ordinals and mod are settled when the fields are made for the inserts
  * (pkg_note_settle()).  p->guids receives every guid the deck has, also
  * those of notes left out (unanswered, empty): they are not "removed from
- * the index". */
+ * the index".  Its values are not used. */
 static void collect_notes(struct pkg *p, int answered_only, struct apkg_stats *st,
                           struct diags *dg)
 {
     const struct deck *d = p->d;
-    struct strmap seen = {0};
     char **guids = xcalloc(d->nnotes ? d->nnotes : 1, sizeof *guids);
+    strmap_reserve(&p->guids, d->nnotes);
+    reserve_pnotes(p, d->nnotes);
     for (size_t i = 0; i < d->nnotes; i++) {
         const struct note *n = &d->notes[i];
         char g[12];
         int attempt = 0;
         pkg_guid_of(d, n, attempt, g);
-        while (strmap_get(&seen, g, NULL)) {
+        while (strmap_get(&p->guids, g, NULL)) {
             if (!attempt)
                 diag_add(dg, SEV_WARNING, p->index_path, n->line, n->col,
                          "this question has the same identity (%s) as an earlier "
@@ -463,7 +469,7 @@ static void collect_notes(struct pkg *p, int answered_only, struct apkg_stats *s
             pkg_guid_of(d, n, ++attempt, g);
         }
         guids[i] = arena_strdup(&p->a, g);
-        strmap_put(&seen, guids[i], i);
+        strmap_put(&p->guids, guids[i], i);
     }
     const char *last_deck = NULL;
     size_t last_index = 0;
@@ -497,17 +503,11 @@ static void collect_notes(struct pkg *p, int answered_only, struct apkg_stats *s
         if (!last_deck || strcmp(dname, last_deck)) last_index = add_deck(p, dname);
         last_deck = dname;
         pn->deck = last_index;
-        strmap_put(&p->guids, pn->guid, p->nnotes - 1);
         st->notes++;
     }
-    /* Guids of left-out (unanswered) notes still count as "in the deck". */
-    for (size_t i = 0; i < d->nnotes; i++)
-        if (!strmap_get(&p->guids, guids[i], NULL))
-            strmap_put(&p->guids, guids[i], (size_t)-1);
     buf_release(&first);
     buf_release(&tags);
     free(guids);
-    strmap_free(&seen);
 }
 
 static int has_tag(const char *tags, const char *tag)
@@ -574,7 +574,7 @@ static void keep_removed(struct pkg *p, struct apkg_stats *st, struct diags *dg,
             pn->mod = pkg_new_mod(p, o->mod);
             st->removed++;
         }
-        const char *dn = prev_deck_name(p, decks, o->id);
+        const char *dn = prev_deck_name(decks, o);
         size_t di = dn ? find_deck(p, dn) : (size_t)-1;
         pn->deck = di != (size_t)-1 ? di : p->top;
         set_ords(&p->a, &p->scratch, pn, pn->flds);

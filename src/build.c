@@ -4,6 +4,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <malloc.h>
 #include <fcntl.h>
 #include <malloc.h>
 #include <pthread.h>
@@ -100,6 +101,7 @@ static int deck_load_in(struct deck *d, const char *dir, const struct build_opts
     if (threaded) pthread_join(tid, NULL);
     arena_adopt(&d->arena, &job.arena);
     if (job.rc < 0) rc = -1;
+    malloc_trim(0);
     diags_move(dg, &job.dg);
     diags_move(dg, &adg);
     diags_free(&job.dg);

@@ -494,6 +494,8 @@ int identity_assign_in(struct deck *d, struct arena *a, int write, struct diags 
     struct strmap bykey, byid;
     strmap_init(&bykey);
     strmap_init(&byid);
+    strmap_reserve(&bykey, r.n);
+    strmap_reserve(&byid, r.n);
     for (size_t i = 0; i < r.n; i++) {
         if (!strmap_get(&bykey, r.v[i].key, NULL)) strmap_put(&bykey, r.v[i].key, i);
         strmap_put(&byid, r.v[i].id, i);
@@ -568,6 +570,7 @@ int identity_assign_in(struct deck *d, struct arena *a, int write, struct diags 
      * guid and break the import. */
     struct strmap used;
     strmap_init(&used);
+    strmap_reserve(&used, d->nnotes);
     for (size_t i = 0; i < d->nnotes; i++) {
         size_t at;
         if (strmap_get(&used, d->notes[i].id, &at)) {

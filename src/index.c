@@ -813,6 +813,7 @@ static int parse_text(struct deck *d, const char *path, const char *src, size_t 
                  "no questions found; write each question as a list item ('- question')");
         rc = -1;
     }
+    deck_notes_fit(d);
 out:
     for (int l = 0; l < 7; l++) free(p.subs[l]);
     free(p.items);

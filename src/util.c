@@ -2,6 +2,7 @@
 #include "mdeck/util.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <signal.h>
 #include <dirent.h>
 #include <fcntl.h>
@@ -315,16 +316,23 @@ void prof_mark(const char *stage)
                 (double)(now.tv_nsec - prof_first.tv_nsec) / 1e6;
     /* memory: resident now and the peak so far (the process's, not the
      * thread's) */
-    long size_pages, rss_pages = 0;
+    long size_pages, rss_pages = 0, file_pages = 0;
     FILE *f = fopen("/proc/self/statm", "r");
     if (f) {
-        if (fscanf(f, "%ld %ld", &size_pages, &rss_pages) != 2) rss_pages = 0;
+        if (fscanf(f, "%ld %ld %ld", &size_pages, &rss_pages, &file_pages) != 3)
+            rss_pages = file_pages = 0;
         fclose(f);
     }
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
-    fprintf(stderr, "mdeck: profile: %-22s %8.1f ms  (at %.1f ms)  rss %ld MB, peak %ld MB\n",
-            stage, ms, at, rss_pages * (sysconf(_SC_PAGESIZE) / 1024) / 1024, ru.ru_maxrss / 1024);
+    /* of the resident set: pages of files (the libraries, the spill's
+     * mapping) and the heap malloc() has handed out */
+    struct mallinfo2 mi = mallinfo2();
+    long page_kb = sysconf(_SC_PAGESIZE) / 1024;
+    fprintf(stderr, "mdeck: profile: %-22s %8.1f ms  (at %.1f ms)  rss %ld MB, peak %ld MB"
+            "  (files %ld MB, heap in use %zu MB)\n",
+            stage, ms, at, rss_pages * page_kb / 1024, ru.ru_maxrss / 1024,
+            file_pages * page_kb / 1024, (mi.uordblks + mi.hblkhd) >> 20);
     last = now;
 }
 
@@ -486,20 +494,31 @@ int strmap_get(const struct strmap *m, const char *key, size_t *val)
     return 1;
 }
 
+/* Moves the entries into a table of cap slots (a power of two). */
+static void strmap_rehash(struct strmap *m, size_t cap)
+{
+    struct strmap old = *m;
+    m->cap = cap;
+    m->v = xzeroed(m->cap, sizeof *m->v); /* probed before written */
+    for (size_t i = 0; i < old.cap; i++) {
+        if (!old.v[i].key) continue;
+        size_t j = old.v[i].hash & (m->cap - 1); /* keys are distinct */
+        while (m->v[j].key) j = (j + 1) & (m->cap - 1);
+        m->v[j] = old.v[i];
+    }
+    free(old.v);
+}
+
+void strmap_reserve(struct strmap *m, size_t n)
+{
+    size_t cap = m->cap ? m->cap : 64;
+    while (n * 2 > cap) cap *= 2;
+    if (cap != m->cap) strmap_rehash(m, cap);
+}
+
 void strmap_put(struct strmap *m, const char *key, size_t val)
 {
-    if ((m->n + 1) * 2 > m->cap) {
-        struct strmap old = *m;
-        m->cap = old.cap ? old.cap * 2 : 64;
-        m->v = xzeroed(m->cap, sizeof *m->v); /* probed before written */
-        for (size_t i = 0; i < old.cap; i++) {
-            if (!old.v[i].key) continue;
-            size_t j = old.v[i].hash & (m->cap - 1); /* keys are distinct */
-            while (m->v[j].key) j = (j + 1) & (m->cap - 1);
-            m->v[j] = old.v[i];
-        }
-        free(old.v);
-    }
+    if ((m->n + 1) * 2 > m->cap) strmap_rehash(m, m->cap ? m->cap * 2 : 64);
     uint64_t h = fnv1a(key);
     size_t i = strmap_slot(m, key, h);
     if (!m->v[i].key) {

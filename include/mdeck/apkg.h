@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "mdeck/arena.h"
 #include "mdeck/deck.h"
 #include "mdeck/diag.h"
 #include "mdeck/util.h"
@@ -47,6 +48,8 @@ int64_t apkg_deck_id(const char *full_name);
 
 struct apkg_note {
     int64_t id, mid, mod;
+    int64_t did;                     /* its first card's deck (by ordinal, then
+                                        id); 0 when it has no card */
     char *guid, *tags, *flds, *sfld; /* flds, sfld NULL when read slim */
     uint32_t csum;
     uint8_t flds_sha1[20];           /* read slim: SHA-1 of flds */
@@ -65,6 +68,7 @@ struct apkg_info {
     int *media_present;
     size_t nmedia;
     void *db;     /* read slim: the collection, open for apkg_note_flds() */
+    struct arena strs; /* the notes' strings */
 };
 
 /* Reads any legacy .apkg (ours or exported by Anki with collection.anki2;
@@ -78,10 +82,11 @@ struct apkg_info {
 int apkg_read(const char *path, struct apkg_info *info, struct diags *dg);
 void apkg_info_free(struct apkg_info *info);
 
-/* apkg_read, slim: notes without flds and sfld (only the SHA-1 of flds),
- * the collection kept open (an unlinked temporary file) so that the fields
- * of the few notes that need them are read with apkg_note_flds().  A
- * 100,000-note package then takes ~15 MB instead of ~110 MB. */
+/* apkg_read, slim: notes without flds and sfld (only the SHA-1 of flds)
+ * and no cards (each note's did says where its first card is), the
+ * collection kept open (an unlinked temporary file) so that the fields of
+ * the few notes that need them are read with apkg_note_flds().  A
+ * 100,000-note package then takes ~12 MB instead of ~110 MB. */
 int apkg_read_slim(const char *path, struct apkg_info *info, struct diags *dg);
 /* The fields of n (of info): a copy the caller frees, or NULL when the
  * collection cannot give them. */

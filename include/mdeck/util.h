@@ -232,5 +232,8 @@ void strmap_free(struct strmap *m);
 int strmap_get(const struct strmap *m, const char *key, size_t *val);
 /* Sets key to val (replacing). */
 void strmap_put(struct strmap *m, const char *key, size_t val);
+/* Makes room for n keys in all, so that a map whose size is known is made
+ * once instead of doubled into (and copied) several times. */
+void strmap_reserve(struct strmap *m, size_t n);
 
 #endif
