@@ -99,7 +99,8 @@ static int hs_leave(MD_BLOCKTYPE type, void *detail, void *user)
          * front matter, which files are read without */
         struct buf slug = BUF_INIT;
         slugify(s->title, &slug);
-        s->slug = buf_detach(&slug);
+        s->slug = xstrndup(slug.s, slug.len); /* not buf's 64-byte minimum */
+        buf_release(&slug);
         s->line = h->line;
         h->level = 0;
     }

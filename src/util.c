@@ -477,7 +477,7 @@ void strmap_free(struct strmap *m)
 }
 
 /* The slot holding key (hash h), or the free slot where it would go. */
-static size_t strmap_slot(const struct strmap *m, const char *key, uint64_t h)
+static size_t strmap_slot(const struct strmap *m, const char *key, uint32_t h)
 {
     size_t i = h & (m->cap - 1);
     while (m->v[i].key && (m->v[i].hash != h || strcmp(m->v[i].key, key)))
@@ -488,9 +488,9 @@ static size_t strmap_slot(const struct strmap *m, const char *key, uint64_t h)
 int strmap_get(const struct strmap *m, const char *key, size_t *val)
 {
     if (!m->cap) return 0;
-    size_t i = strmap_slot(m, key, fnv1a(key));
+    size_t i = strmap_slot(m, key, (uint32_t)fnv1a(key));
     if (!m->v[i].key) return 0;
-    if (val) *val = m->v[i].val;
+    if (val) *val = m->v[i].val == UINT32_MAX ? (size_t)-1 : m->v[i].val;
     return 1;
 }
 
@@ -518,12 +518,16 @@ void strmap_reserve(struct strmap *m, size_t n)
 
 void strmap_put(struct strmap *m, const char *key, size_t val)
 {
+    if (val >= UINT32_MAX && val != (size_t)-1) {
+        fprintf(stderr, "mdeck: internal error: map value %zu out of range\n", val);
+        abort();
+    }
     if ((m->n + 1) * 2 > m->cap) strmap_rehash(m, m->cap ? m->cap * 2 : 64);
-    uint64_t h = fnv1a(key);
+    uint32_t h = (uint32_t)fnv1a(key);
     size_t i = strmap_slot(m, key, h);
     if (!m->v[i].key) {
-        m->v[i] = (struct strmap_entry){key, val, h};
+        m->v[i] = (struct strmap_entry){key, 0, h};
         m->n++;
     }
-    m->v[i].val = val;
+    m->v[i].val = val == (size_t)-1 ? UINT32_MAX : (uint32_t)val;
 }

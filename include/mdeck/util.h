@@ -214,13 +214,15 @@ int str_starts_with(const char *s, const char *prefix);
 int str_ends_with(const char *s, const char *suffix);
 
 /* A string -> size_t hash map (open addressing); keys are borrowed, not
- * copied: they must outlive the map.  Each slot keeps its key's hash, so a
- * probe compares strings only when the hashes agree, and growing never
- * hashes a key again. */
+ * copied: they must outlive the map.  Each slot keeps (32 bits of) its
+ * key's hash, so a probe compares strings only when the hashes agree, and
+ * growing never hashes a key again.  Values are kept in 32 bits too, which
+ * makes a slot 16 bytes instead of 24 (a 100,000-key map: 4 MB, not 6):
+ * they are indexes, below 2^32 - 1, or (size_t)-1. */
 struct strmap_entry {
     const char *key; /* NULL: free */
-    size_t val;
-    uint64_t hash;
+    uint32_t val;    /* UINT32_MAX: (size_t)-1 */
+    uint32_t hash;
 };
 struct strmap {
     struct strmap_entry *v;
