@@ -283,7 +283,7 @@ static int read_cards(sqlite3 *db, struct apkg_info *info, int slim)
                            -1, &st, NULL))
         return -1;
     size_t cap = 0;
-    /* per note, the ordinal and id of the first card seen so far (0: none) */
+    /* per note, whether a card was seen, and the first one's ordinal and id */
     struct {
         int64_t ord, id;
     } *first = xcalloc(info->nnotes ? info->nnotes : 1, sizeof *first);

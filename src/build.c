@@ -4,7 +4,6 @@
 
 #include <dirent.h>
 #include <errno.h>
-#include <malloc.h>
 #include <fcntl.h>
 #include <malloc.h>
 #include <pthread.h>
@@ -736,6 +735,7 @@ int build_deck(const char *dir, const struct build_opts *o, struct build_stats *
     if (c) {
         int wrc;
         if (warm_build(c, dir, o, st, dg, &wrc)) {
+            malloc_trim(0); /* as after a full build (out:, below) */
             st->ms = ms_since(&t0);
             return wrc;
         }

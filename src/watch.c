@@ -41,7 +41,6 @@
 #include "mdeck/watch.h"
 
 #include <errno.h>
-#include <malloc.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdint.h>
@@ -496,9 +495,6 @@ static void build_one(struct watcher *w, struct wdeck *d)
     struct build_stats bs;
     int rc = build_deck(d->arg, &bo, &bs, &dg);
     w->builds++;
-    /* What the build freed goes back to the system while the watcher
-     * waits, instead of staying in malloc's free lists. */
-    malloc_trim(0);
     d->snap = s.before;
     if (d->lost) {
         diags_free(&dg);
