@@ -2,9 +2,12 @@
 #include "mdeck/identity.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "mdeck/hash.h"
 #include "mdeck/par.h"
@@ -110,34 +113,136 @@ static void parse_lines(void *arg, size_t w, size_t begin, size_t end)
     }
 }
 
-/* 1 when the file has that layout (records in r), 0 when it does not. */
-static int load_lines(struct arena *a, const struct buf *text, struct records *r)
+/* The lock file read a block at a time, so that a large one is never
+ * whole in memory: the identities read it at the build's peak, and a
+ * 100,000-note lock is 13 MB.  b holds the text not yet parsed (NUL-ended);
+ * each read appends up to LOCK_BLOCK bytes. */
+#define LOCK_BLOCK ((size_t)1 << 20)
+
+struct lock_reader {
+    int fd;
+    struct buf b;
+    int eof;
+};
+
+/* Appends the next block to r->b: 0, or -1 with errno set. */
+static int lock_more(struct lock_reader *r)
 {
-    const char *open = strstr(text->s, NOTES_OPEN);
-    if (!open) return 0;
+    buf_grow(&r->b, LOCK_BLOCK);
+    for (;;) {
+        ssize_t n = read(r->fd, r->b.s + r->b.len, LOCK_BLOCK);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) return -1;
+        if (n == 0) r->eof = 1;
+        r->b.len += (size_t)n;
+        r->b.s[r->b.len] = '\0';
+        return 0;
+    }
+}
+
+/* Drops the first n bytes of r->b (parsed). */
+static void lock_drop(struct lock_reader *r, size_t n)
+{
+    memmove(r->b.s, r->b.s + n, r->b.len - n + 1);
+    r->b.len -= n;
+}
+
+/* The lines the layout allows, one batch at a time: their records and
+ * states, and what the commas and the end of the array need. */
+struct lines_read {
+    struct line_job j;       /* rec, state: per line of the whole file */
+    size_t n, cap;           /* lines so far */
+    size_t nocomma, last_nocomma; /* lines not ending in ',', the last one */
+    struct arena arenas[PAR_MAX_WORKERS];
+    size_t *at;              /* the batch's line starts (and its end) */
+    size_t capat;
+};
+
+/* Parses the batch of lines of text that at[0..k] delimits. */
+static void parse_batch(struct lines_read *lr, const char *text, size_t k)
+{
+    GROW(lr->j.rec, lr->n + k + 1, lr->cap);
+    lr->j.state = xrealloc(lr->j.state, lr->cap);
+    for (size_t i = 0; i < k; i++) {
+        if (text[lr->at[i + 1] - 2] != ',') {
+            lr->nocomma++;
+            lr->last_nocomma = lr->n + i;
+        }
+    }
+    struct line_job j = {text, lr->at, lr->j.rec + lr->n, lr->j.state + lr->n, lr->arenas};
+    par_run(k, 2048, par_workers(k, 2048), parse_lines, &j);
+    lr->n += k;
+}
+
+/* 1 when the file has that layout (records in r), 0 when it does not, -1
+ * when it cannot be read (errno set; ENOENT: there is none). */
+static int load_lines(struct arena *a, const char *path, struct records *r)
+{
+    struct lock_reader f = {.fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)};
+    if (f.fd < 0) return -1;
+    struct stat st;
+    int err = 0;
+    if (fstat(f.fd, &st) < 0) err = errno;
+    else if (!S_ISREG(st.st_mode)) /* FIFOs and devices: as read_file() */
+        err = S_ISDIR(st.st_mode) ? EISDIR : EINVAL;
+    if (err) {
+        close(f.fd);
+        errno = err;
+        return -1;
+    }
+    buf_init(&f.b);
+    struct lines_read lr = {.last_nocomma = SIZE_MAX};
+    for (size_t w = 0; w < PAR_MAX_WORKERS; w++) arena_init(&lr.arenas[w]);
+    int ok = 0, rc = 0;
+    /* the header: up to `"notes": [` (the text up to a NUL, as strstr()) */
+    const char *open_at;
+    while (!(open_at = strstr(f.b.s, NOTES_OPEN))) {
+        if (f.eof || strlen(f.b.s) < f.b.len) goto done;
+        if (lock_more(&f) < 0) goto fail;
+    }
+    size_t hlen = (size_t)(open_at - f.b.s) + strlen(NOTES_OPEN);
     /* the header, closed, must be an object whose "notes" is that array */
-    size_t hlen = (size_t)(open - text->s) + strlen(NOTES_OPEN);
     struct buf head = BUF_INIT;
-    buf_add(&head, text->s, hlen);
+    buf_add(&head, f.b.s, hlen);
     buf_adds(&head, "]}");
     json_t *root = json_loadb(head.s, head.len, 0, NULL);
     buf_release(&head);
-    int ok = json_is_array(json_object_get(root, "notes"));
+    ok = json_is_array(json_object_get(root, "notes"));
     json_decref(root);
-    if (!ok) return 0;
+    if (!ok) goto done;
+    lock_drop(&f, hlen);
     /* the lines up to the one closing the array, which leaves only `}` */
-    size_t n = 0, cap = 0, *at = NULL, pos = hlen;
-    while (pos < text->len && text->s[pos] == ' ' && pos + 2 < text->len &&
-           text->s[pos + 1] == ' ' && text->s[pos + 2] == '{') {
-        const char *nl = memchr(text->s + pos, '\n', text->len - pos);
-        if (!nl) break;
-        GROW(at, n + 2, cap);
-        at[n++] = pos;
-        pos = (size_t)(nl - text->s) + 1;
+    for (;;) {
+        size_t pos = 0, k = 0;
+        int more = 0;
+        GROW(lr.at, 1, lr.capat);
+        lr.at[0] = 0;
+        for (;;) {
+            if (f.b.len - pos < 3 && !f.eof) {
+                more = 1;
+                break;
+            }
+            if (!(f.b.len - pos >= 3 && f.b.s[pos] == ' ' && f.b.s[pos + 1] == ' ' &&
+                  f.b.s[pos + 2] == '{'))
+                break;
+            const char *nl = memchr(f.b.s + pos, '\n', f.b.len - pos);
+            if (!nl) {
+                more = !f.eof;
+                break;
+            }
+            pos = (size_t)(nl - f.b.s) + 1;
+            GROW(lr.at, k + 2, lr.capat);
+            lr.at[++k] = pos;
+        }
+        if (k) parse_batch(&lr, f.b.s, k);
+        lock_drop(&f, pos);
+        if (!more) break;
+        if (lock_more(&f) < 0) goto fail;
     }
-    GROW(at, n + 2, cap);
-    at[n] = pos;
-    const char *t = text->s + pos, *e = text->s + text->len;
+    /* the rest of the file: `]`, `}` and white space */
+    while (!f.eof)
+        if (lock_more(&f) < 0) goto fail;
+    const char *t = f.b.s, *e = f.b.s + f.b.len;
     while (t < e && strchr(" \t\r\n", *t)) t++;
     ok = t < e && *t++ == ']';
     while (t < e && strchr(" \t\r\n", *t)) t++;
@@ -145,58 +250,57 @@ static int load_lines(struct arena *a, const struct buf *text, struct records *r
     while (t < e && strchr(" \t\r\n", *t)) t++;
     ok = ok && t == e;
     /* commas after every line but the last */
-    for (size_t i = 0; ok && i < n; i++)
-        ok = (text->s[at[i + 1] - 2] == ',') == (i + 1 < n);
-    if (!ok) {
-        free(at);
-        return 0;
-    }
-    size_t workers = par_workers(n, 2048);
-    struct line_job j = {text->s, at, xcalloc(n + 1, sizeof *j.rec), xcalloc(n + 1, 1),
-                         xcalloc(workers, sizeof *j.arenas)};
-    for (size_t w = 0; w < workers; w++) arena_init(&j.arenas[w]);
-    par_run(n, 2048, workers, parse_lines, &j);
-    for (size_t w = 0; w < workers; w++) arena_adopt(a, &j.arenas[w]);
-    for (size_t i = 0; ok && i < n; i++) ok = j.state[i] != 2;
+    ok = ok && (!lr.n || (lr.nocomma == 1 && lr.last_nocomma == lr.n - 1));
+    for (size_t i = 0; ok && i < lr.n; i++) ok = lr.j.state[i] != 2;
     if (ok) {
         /* the parsed records become r's, the skipped ones squeezed out (a
          * copy would hold two arrays of 100,000 records at once) */
         free(r->v);
-        r->v = j.rec;
-        r->cap = n + 1;
+        r->v = lr.j.rec;
+        r->cap = lr.cap;
         r->n = 0;
-        j.rec = NULL;
-        for (size_t i = 0; i < n; i++) {
-            if (j.state[i]) r->skipped = 1;
+        lr.j.rec = NULL;
+        for (size_t i = 0; i < lr.n; i++) {
+            if (lr.j.state[i]) r->skipped = 1;
             else r->v[r->n++] = r->v[i];
         }
     }
-    free(j.rec);
-    free(j.state);
-    free(j.arenas);
-    free(at);
-    return ok;
+    goto done;
+fail:
+    rc = -1;
+done:
+    err = errno;
+    for (size_t w = 0; w < PAR_MAX_WORKERS; w++) arena_adopt(a, &lr.arenas[w]);
+    free(lr.j.rec);
+    free(lr.j.state);
+    free(lr.at);
+    buf_release(&f.b);
+    close(f.fd);
+    errno = err;
+    return rc < 0 ? -1 : ok;
 }
 
 static int load_records(struct arena *a, const char *path, struct records *r,
                         struct diags *dg)
 {
+    int rc = load_lines(a, path, r);
+    if (rc == 1) {
+        r->loaded = 1;
+        return 0;
+    }
     struct buf text = BUF_INIT;
-    if (read_file(path, &text) < 0) {
+    /* Another layout: the file read whole, as a tree.  read_file() ends
+     * the text with a NUL, as the parser's positions need. */
+    if (rc < 0 || read_file(path, &text) < 0) {
         buf_release(&text);
         if (errno == ENOENT) return 0;
         diag_add(dg, SEV_ERROR, path, 0, 0, "cannot read: %s", read_file_error(errno));
         return -1;
     }
-    /* read_file() ends the text with a NUL, as strstr() needs (adding one
-     * here doubled the 13 MB buffer of a 100k deck's lock) */
-    int rc = 0;
-    if (!load_lines(a, &text, r)) {
-        r->n = 0;
-        r->skipped = 0;
-        r->old_layout = 1;
-        rc = load_tree(a, path, &text, r, dg);
-    }
+    r->n = 0;
+    r->skipped = 0;
+    r->old_layout = 1;
+    rc = load_tree(a, path, &text, r, dg);
     buf_release(&text);
     if (rc == 0) r->loaded = 1;
     return rc;

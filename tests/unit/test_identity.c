@@ -222,33 +222,68 @@ static void test_lock_layouts(void **state)
     }
 }
 
-/* Many records: the lines are read on every core, and each keeps its id. */
+/* Many records: the file is read a block (1 MiB) at a time, lines crossing
+ * the blocks' ends, and the lines of each block on every core; each record
+ * keeps its id. */
 static void test_lock_many_records(void **state)
 {
     struct buf idx = BUF_INIT, lock = BUF_INIT;
     buf_adds(&lock, "{\n \"comment\": \"c\",\n \"version\": 1,\n \"notes\": [\n");
-    enum { N = 5000 };
+    enum { N = 50000 }; /* ~3.5 MB */
     for (int i = 0; i < N; i++) {
         buf_addf(&idx, "- question number %d about topic %d\n", i, i * 7);
         buf_addf(&lock, "  {\"id\":\"id-%05d\",\"question\":\"question number %d about topic %d\"}%s\n",
                  i, i, i * 7, i + 1 < N ? "," : "");
     }
     buf_adds(&lock, " ]\n}\n");
+    assert_true(lock.len > 3 * (1 << 20));
     write_index(idx.s);
     write_lock(lock.s);
     char *a = ids(NULL);
-    for (int i = 0; i < N; i += 499) {
-        char q[80], want[16];
-        snprintf(q, sizeof q, "question number %d about topic %d", i, i * 7);
-        snprintf(want, sizeof want, "id-%05d", i);
-        assert_string_equal(id_of(a, q), want);
+    /* every note, in index order: "question=id" lines */
+    const char *line = a;
+    for (int i = 0; i < N; i++) {
+        char want[96];
+        int n = snprintf(want, sizeof want, "question number %d about topic %d=id-%05d\n", i,
+                         i * 7, i);
+        assert_memory_equal(line, want, (size_t)n);
+        line += n;
     }
+    assert_string_equal(line, "");
     free(a);
     /* Already one record per line, with these records: not rewritten (an
      * older layout would have been, so the lines were read apart). */
     char *text = read_lock();
     assert_string_equal(text, lock.s);
     free(text);
+    buf_release(&idx);
+    buf_release(&lock);
+}
+
+/* A record line longer than the reader's block: it is read whole. */
+static void test_lock_line_longer_than_a_block(void **state)
+{
+    struct buf q = BUF_INIT, idx = BUF_INIT, lock = BUF_INIT;
+    buf_adds(&q, "long question");
+    for (int i = 0; q.len < (3 << 20) / 2; i++) buf_addf(&q, " word%d", i);
+    buf_addf(&idx, "- alpha question\n- %s\n- omega question\n", q.s);
+    buf_addf(&lock, "{\n \"comment\": \"c\",\n \"version\": 1,\n \"notes\": [\n"
+                    "  {\"id\":\"id-a\",\"question\":\"alpha question\"},\n"
+                    "  {\"id\":\"id-long\",\"question\":\"%s\"},\n"
+                    "  {\"id\":\"id-z\",\"question\":\"omega question\"}\n ]\n}\n", q.s);
+    write_index(idx.s);
+    write_lock(lock.s);
+    int err = 1;
+    char *a = ids(&err);
+    assert_int_equal(err, 0);
+    assert_string_equal(id_of(a, "alpha question"), "id-a");
+    assert_string_equal(id_of(a, "omega question"), "id-z");
+    free(a);
+    /* read as one record per line (another layout would be rewritten) */
+    char *text = read_lock();
+    assert_string_equal(text, lock.s);
+    free(text);
+    buf_release(&q);
     buf_release(&idx);
     buf_release(&lock);
 }
@@ -284,6 +319,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_corrupt_lock_is_an_error, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lock_layouts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lock_many_records, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lock_line_longer_than_a_block, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lock_bad_line, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
