@@ -275,8 +275,38 @@ static void test_strmap(void **state)
     }
     assert_int_equal(strmap_get(&m, "k", NULL), 0);
     assert_int_equal(strmap_get(&m, "", NULL), 0);
+    /* values are kept in 32 bits: (size_t)-1 and the largest index come
+     * back as they went in */
+    strmap_put(&m, keys[1], (size_t)-1);
+    strmap_put(&m, keys[2], (size_t)UINT32_MAX - 1);
+    assert_int_equal(strmap_get(&m, keys[1], &v), 1);
+    assert_true(v == (size_t)-1);
+    assert_int_equal(strmap_get(&m, keys[2], &v), 1);
+    assert_true(v == (size_t)UINT32_MAX - 1);
     strmap_free(&m);
     assert_int_equal(strmap_get(&m, "k1", NULL), 0);
+    /* a map made at its size: no growth while it is filled, the same
+     * contents; reserving less than it holds changes nothing */
+    strmap_reserve(&m, N);
+    size_t cap = m.cap;
+    assert_true(cap >= 2 * N);
+    for (int i = 0; i < N; i++) strmap_put(&m, keys[i], (size_t)i);
+    assert_int_equal(m.cap, cap);
+    strmap_reserve(&m, 10);
+    assert_int_equal(m.cap, cap);
+    for (int i = 0; i < N; i++) {
+        assert_int_equal(strmap_get(&m, keys[i], &v), 1);
+        assert_int_equal(v, (size_t)i);
+    }
+    /* growing a full map keeps every entry */
+    strmap_reserve(&m, 4 * N);
+    assert_true(m.cap > cap);
+    for (int i = 0; i < N; i++) {
+        assert_int_equal(strmap_get(&m, keys[i], &v), 1);
+        assert_int_equal(v, (size_t)i);
+    }
+    assert_int_equal(m.n, N);
+    strmap_free(&m);
 }
 
 /* mem_find_any() and utf8_count() against byte loops: every byte value at
