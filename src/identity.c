@@ -194,10 +194,13 @@ static int load_lines(struct arena *a, const char *path, struct records *r)
     struct lines_read lr = {.last_nocomma = SIZE_MAX};
     for (size_t w = 0; w < PAR_MAX_WORKERS; w++) arena_init(&lr.arenas[w]);
     int ok = 0, rc = 0;
-    /* the header: up to `"notes": [` (the text up to a NUL, as strstr()) */
+    /* the header: up to `"notes": [`, looked for in the text before any
+     * NUL (as strstr() on the whole file); each block searched once */
     const char *open_at;
-    while (!(open_at = strstr(f.b.s, NOTES_OPEN))) {
-        if (f.eof || strlen(f.b.s) < f.b.len) goto done;
+    size_t from = 0;
+    while (!(open_at = strstr(f.b.s + from, NOTES_OPEN))) {
+        if (f.eof || memchr(f.b.s + from, '\0', f.b.len - from)) goto done;
+        if (f.b.len >= strlen(NOTES_OPEN)) from = f.b.len - strlen(NOTES_OPEN) + 1;
         if (lock_more(&f) < 0) goto fail;
     }
     size_t hlen = (size_t)(open_at - f.b.s) + strlen(NOTES_OPEN);

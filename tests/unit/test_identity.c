@@ -288,6 +288,39 @@ static void test_lock_line_longer_than_a_block(void **state)
     buf_release(&lock);
 }
 
+/* A large lock in another layout (one line, no `"notes": [` line): the
+ * block reader looks for the header through every block, gives up, and
+ * the file is read whole and rewritten one record per line. */
+static void test_lock_other_layout_large(void **state)
+{
+    struct buf idx = BUF_INIT, lock = BUF_INIT;
+    buf_adds(&lock, "{\"version\": 1, \"notes\": [");
+    enum { N = 40000 }; /* ~2.7 MB on one line */
+    for (int i = 0; i < N; i++) {
+        buf_addf(&idx, "- question number %d\n", i);
+        buf_addf(&lock, "%s{\"id\":\"id-%05d\",\"question\":\"question number %d\"}",
+                 i ? ", " : "", i, i);
+    }
+    buf_adds(&lock, "]}");
+    assert_true(lock.len > 2 * (1 << 20));
+    write_index(idx.s);
+    write_lock(lock.s);
+    char *a = ids(NULL);
+    const char *line = a;
+    for (int i = 0; i < N; i++) {
+        char want[64];
+        int n = snprintf(want, sizeof want, "question number %d=id-%05d\n", i, i);
+        assert_memory_equal(line, want, (size_t)n);
+        line += n;
+    }
+    free(a);
+    char *text = read_lock();
+    assert_non_null(strstr(text, "\n \"notes\": [\n  {\"id\":\"id-00000\","));
+    free(text);
+    buf_release(&idx);
+    buf_release(&lock);
+}
+
 /* A damaged line is reported at its line, by the whole-file reader. */
 static void test_lock_bad_line(void **state)
 {
@@ -320,6 +353,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_lock_layouts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lock_many_records, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lock_line_longer_than_a_block, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lock_other_layout_large, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lock_bad_line, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
