@@ -236,9 +236,7 @@ static int read_notes(sqlite3 *db, struct apkg_info *info, int slim)
         n->csum = (uint32_t)sqlite3_column_int64(st, 7);
     }
     sqlite3_finalize(st);
-    /* the part doubling left unused back (~2 MB at 100,000 notes) */
-    if (info->nnotes && info->nnotes < cap)
-        info->notes = xrealloc(info->notes, info->nnotes * sizeof *info->notes);
+    SHRINK(info->notes, info->nnotes, cap); /* ~2 MB at 100,000 notes */
     return rc == SQLITE_DONE ? 0 : -1;
 }
 

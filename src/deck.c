@@ -56,13 +56,6 @@ struct note *deck_add_note(struct deck *d)
     return n;
 }
 
-void deck_notes_fit(struct deck *d)
-{
-    if (d->nnotes == d->capnotes || !d->nnotes) return;
-    d->notes = xrealloc(d->notes, d->nnotes * sizeof *d->notes);
-    d->capnotes = d->nnotes;
-}
-
 static void add_one_deck(struct deck *d, const char *name, size_t len)
 {
     /* A map, not a scan: 30,000 subdecks took seconds. */

@@ -267,11 +267,7 @@ static int load_lines(struct arena *a, const char *path, struct records *r)
             if (lr.j.state[i]) r->skipped = 1;
             else r->v[r->n++] = r->v[i];
         }
-        /* the part doubling left unused back (~2 MB at 100,000 records) */
-        if (r->n + 1 < r->cap) {
-            r->v = xrealloc(r->v, (r->n + 1) * sizeof *r->v);
-            r->cap = r->n + 1;
-        }
+        SHRINK(r->v, r->n + 1, r->cap); /* ~2 MB at 100,000 records */
     }
     goto done;
 fail:

@@ -813,7 +813,8 @@ static int parse_text(struct deck *d, const char *path, const char *src, size_t 
                  "no questions found; write each question as a list item ('- question')");
         rc = -1;
     }
-    deck_notes_fit(d);
+    /* the notes array's unused part back (~6 MB at 100,000 notes) */
+    SHRINK(d->notes, d->nnotes, d->capnotes);
 out:
     for (int l = 0; l < 7; l++) free(p.subs[l]);
     free(p.items);

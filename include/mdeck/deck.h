@@ -142,9 +142,6 @@ void real_paths_free(struct real_paths *real);
 void deck_init(struct deck *d, const char *dir);
 void deck_free(struct deck *d);
 struct note *deck_add_note(struct deck *d);
-/* Gives back the part of the notes array that doubling left unused (~6 MB
- * at 100,000 notes); the notes may move. */
-void deck_notes_fit(struct deck *d);
 /* Adds a deck name and every ancestor ("A::B::C" adds A, A::B, A::B::C). */
 void deck_add_deck_name(struct deck *d, const char *name);
 /* Adds a tag to a note (kept sorted and unique; spaces become '_'). */

@@ -45,6 +45,16 @@ char *xasprintf(const char *fmt, ...) MDECK_PRINTF(1, 2);
         }                                                                      \
     } while (0)
 
+/* Gives back the part of arr beyond its n items, which doubling (GROW)
+ * leaves up to half of; arr may move. */
+#define SHRINK(arr, n, cap)                                                    \
+    do {                                                                       \
+        if ((n) && (n) < (cap)) {                                              \
+            (arr) = xrealloc((arr), (n) * sizeof(*(arr)));                     \
+            (cap) = (n);                                                       \
+        }                                                                      \
+    } while (0)
+
 struct buf {
     char *s;    /* always NUL-terminated; points at a static "" when empty */
     size_t len;
