@@ -235,8 +235,9 @@ int answers_reload(struct ctx *c, size_t fi, struct diags *dg)
     /* Test knob (docs/watch.md): time for a test to change the file between
      * the two reads. */
     const char *e = getenv("MDECK_TEST_RELOAD_DELAY_MS");
-    if (e && atoi(e) > 0) {
-        struct timespec nap = {atoi(e) / 1000, (long)(atoi(e) % 1000) * 1000000L};
+    int ms = e ? atoi(e) : 0;
+    if (ms > 0) {
+        struct timespec nap = {ms / 1000, (long)(ms % 1000) * 1000000L};
         while (nanosleep(&nap, &nap) < 0 && errno == EINTR) {}
     }
     struct buf b = BUF_INIT;
