@@ -90,6 +90,8 @@ void real_paths_free(struct real_paths *real)
     free(real->dir);
     free(real->base_in);
     free(real->base);
+    free(real->folder_in);
+    free(real->folder);
     memset(real, 0, sizeof *real);
 }
 
@@ -110,6 +112,44 @@ static char *real_of(struct deck *d, const char *path, int is_dir)
         m->base_in = m->base ? xstrdup(path) : NULL;
     }
     return m->base ? xstrdup(m->base) : NULL;
+}
+
+/* The real path of the file at lex (absolute, no "." or ".." in it), and
+ * *st filled by stat() of it (*st_ok 0 when that failed); NULL when it
+ * cannot be resolved.  Without d->real, realpath() and stat().  With it,
+ * the folder's real path is made once for the images of one folder in a
+ * row, and only the file's own name is looked at (lstat: one lookup
+ * instead of realpath's one per component, ~6 us against ~1 us a file); a
+ * name that is a symbolic link is resolved whole, as realpath() would. */
+static char *real_file(struct deck *d, const char *lex, struct stat *st, int *st_ok)
+{
+    struct real_paths *m = d->real;
+    const char *slash = strrchr(lex, '/');
+    char *real = NULL;
+    if (m && slash && slash[1]) {
+        size_t n = slash == lex ? 1 : (size_t)(slash - lex);
+        if (!m->folder_in || strlen(m->folder_in) != n || strncmp(m->folder_in, lex, n)) {
+            free(m->folder_in);
+            free(m->folder);
+            char *in = xstrndup(lex, n);
+            m->folder = realpath(in, NULL);
+            m->folder_in = m->folder ? in : (free(in), NULL);
+        }
+        if (!m->folder) return NULL;
+        real = xasprintf("%s/%s", strcmp(m->folder, "/") ? m->folder : "", slash + 1);
+        if (lstat(real, st) < 0) {
+            free(real);
+            return NULL;
+        }
+        if (!S_ISLNK(st->st_mode)) {
+            *st_ok = 1;
+            return real;
+        }
+        free(real);
+    }
+    real = realpath(lex, NULL);
+    *st_ok = real && stat(real, st) == 0;
+    return real;
 }
 
 enum image_ref image_resolve(struct deck *d, const char *base_dir,
@@ -135,10 +175,11 @@ enum image_ref image_resolve(struct deck *d, const char *base_dir,
     if (!rel || !root || !base) goto missing;
     lex = join_lexical(base, rel);
     if (!path_inside(lex, root)) goto escapes;
-    real = realpath(lex, NULL);
+    int st_ok = 0;
+    real = real_file(d, lex, &st, &st_ok);
     if (!real) goto missing;
     if (!path_inside(real, root)) goto escapes;
-    if (stat(real, &st) < 0 || !S_ISREG(st.st_mode)) {
+    if (!st_ok || !S_ISREG(st.st_mode)) {
         if (dg) diag_add(dg, SEV_WARNING, path, line, col, "image is not a file: '%s'", src);
         goto out;
     }

@@ -116,7 +116,8 @@ struct deck {
     size_t nuses, capuses;
     /* When set (a render worker's shadow deck, for one render), the real
      * paths image_resolve() needs, made once instead of for every image:
-     * the deck folder's, and the last base folder's. */
+     * the deck folder's, the last base folder's and the last image
+     * folder's. */
     struct real_paths *real;
     /* When sum_index is set (a watcher's build), index_parse() keeps the
      * SHA-256 of index.md as it was parsed: a watcher tells an index read
@@ -134,6 +135,7 @@ struct deck {
 struct real_paths {
     char *dir;              /* realpath(d->dir), or NULL when not made yet */
     char *base_in, *base;   /* the last base folder asked for, and its real path */
+    char *folder_in, *folder; /* the last image's folder (as written), and its real path */
 };
 
 /* Frees what real holds (not real itself). */

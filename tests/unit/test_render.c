@@ -35,6 +35,7 @@ struct tmpdeck {
     char dir[300];    /* root/deck: the deck folder */
     struct deck deck;
     struct diags dg;
+    struct real_paths real; /* deck.real in the *_real variants */
 };
 
 static void write_bytes(const char *path, const char *data)
@@ -72,15 +73,33 @@ static int deck_setup(void **state)
     p = pathf("%s/%s", t->dir, "img/link-in.png");
     if (symlink("a.png", p) < 0) return -1;
     free(p);
+    /* a folder link staying inside the deck, and one leaving it */
+    p = pathf("%s/%s", t->dir, "pics");
+    if (symlink("img", p) < 0) return -1;
+    free(p);
+    p = pathf("%s/%s", t->dir, "up");
+    if (symlink("..", p) < 0) return -1;
+    free(p);
     deck_init(&t->deck, t->dir);
     diags_init(&t->dg);
     *state = t;
     return 0;
 }
 
+/* The same deck, its images resolved as a render worker's are: through
+ * real paths kept from one image to the next (images.c, real_file()). */
+static int deck_setup_real(void **state)
+{
+    if (deck_setup(state) < 0) return -1;
+    struct tmpdeck *t = *state;
+    t->deck.real = &t->real;
+    return 0;
+}
+
 static int deck_teardown(void **state)
 {
     struct tmpdeck *t = *state;
+    real_paths_free(&t->real);
     deck_free(&t->deck);
     diags_free(&t->dg);
     char *cmd = xasprintf("rm -rf '%s'", t->root);
@@ -233,6 +252,40 @@ static void test_escaping_images_are_errors(void **state)
     free(md);
     buf_release(&html);
     buf_release(&text);
+}
+
+/* A folder reached through a link is where the link leads: inside the
+ * deck the image is the same media as by its own path, outside it is an
+ * error, and a path that leaves through a link and comes back in is
+ * inside.  The images alternate between folders, so a folder's real path
+ * kept from the image before is never used for the wrong one. */
+static void test_images_through_linked_folders(void **state)
+{
+    struct tmpdeck *t = *state;
+    struct buf html = BUF_INIT;
+    render_in(t,
+              "![1](pics/a.png)\n\n![2](up/outside.png)\n\n![3](img/a.png)\n\n"
+              "![4](up/deck/img/b%20c.png)\n\n![5](pics/link-in.png)\n\n"
+              "![6](pics/link-out.png)\n\n![7](pics/none.png)\n\n![8](pics)\n",
+              &html, NULL);
+    assert_int_equal(t->dg.n, 4);
+    int want_line[] = {3, 11, 13, 15};
+    enum severity want_sev[] = {SEV_ERROR, SEV_ERROR, SEV_WARNING, SEV_WARNING};
+    const char *want_msg[] = {"leaves the deck folder", "leaves the deck folder", "not found",
+                              "not a file"};
+    for (size_t i = 0; i < t->dg.n; i++) {
+        assert_int_equal(t->dg.v[i].line, want_line[i]);
+        assert_int_equal(t->dg.v[i].sev, want_sev[i]);
+        assert_non_null(strstr(t->dg.v[i].msg, want_msg[i]));
+    }
+    /* 1, 3 and 5 are img/a.png; 4 is img/b c.png */
+    assert_int_equal(t->deck.nmedia, 2);
+    const char *p = html.s;
+    int n = 0;
+    while ((p = strstr(p, t->deck.media[0].name))) n++, p++;
+    assert_int_equal(n, 3);
+    assert_non_null(strstr(html.s, t->deck.media[1].name));
+    buf_release(&html);
 }
 
 /* <img> tags written as raw HTML get the same treatment. */
@@ -610,6 +663,24 @@ int main(void)
                                         deck_teardown),
         cmocka_unit_test_setup_teardown(test_raw_html_images, deck_setup, deck_teardown),
         cmocka_unit_test_setup_teardown(test_remote_images_untouched, deck_setup, deck_teardown),
+        cmocka_unit_test_setup_teardown(test_images_through_linked_folders, deck_setup,
+                                        deck_teardown),
+        /* the same, as a render worker resolves images */
+        cmocka_unit_test_setup_teardown(test_image_becomes_media, deck_setup_real,
+                                        deck_teardown),
+        cmocka_unit_test_setup_teardown(test_same_image_is_one_media, deck_setup_real,
+                                        deck_teardown),
+        cmocka_unit_test_setup_teardown(test_image_percent_encoded_and_base_dir,
+                                        deck_setup_real, deck_teardown),
+        cmocka_unit_test_setup_teardown(test_missing_image_warns_with_line, deck_setup_real,
+                                        deck_teardown),
+        cmocka_unit_test_setup_teardown(test_empty_image_file_warns, deck_setup_real,
+                                        deck_teardown),
+        cmocka_unit_test_setup_teardown(test_escaping_images_are_errors, deck_setup_real,
+                                        deck_teardown),
+        cmocka_unit_test_setup_teardown(test_raw_html_images, deck_setup_real, deck_teardown),
+        cmocka_unit_test_setup_teardown(test_images_through_linked_folders, deck_setup_real,
+                                        deck_teardown),
         cmocka_unit_test(test_no_deck_leaves_images),
         cmocka_unit_test_setup_teardown(test_html_gbk, fixture_setup, fixture_teardown),
         cmocka_unit_test_setup_teardown(test_html_article_only, fixture_setup, fixture_teardown),
