@@ -59,7 +59,8 @@ def read(path):
 def main():
     outdir, mdeck = sys.argv[1], sys.argv[2]
     top = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
-    seeds = {k: [] for k in ("index", "render", "scan", "sanitize", "frontmatter", "match", "apkg")}
+    seeds = {k: [] for k in ("index", "render", "scan", "sanitize", "frontmatter", "match", "apkg",
+                             "images")}
 
     spec = []
     for p in sorted(glob.glob(os.path.join(top, "tests/spec/*.txt"))) + [os.path.join(top, "docs/format.md")]:
@@ -75,6 +76,14 @@ def main():
     seeds["scan"] += seeds["render"]
     seeds["scan"] += [b"# Answers\n\n## What is it?\n\nText `x` $y$.\n\n- a\n\n```python\n# code\n```\n\n"
                       b"| a | b |\n|---|---|\n\n## Why?\r\n\r\nBecause.\n"]
+    # images: references to what fuzz_images.c's deck folder holds (an odd
+    # first byte: relative to answers/).
+    seeds["images"] += [b"![a](img/a.png) ![b](img/b%20c.png) ![l](img/link-in.png)\n",
+                        b"![o](img/link-out.png) ![u](up/outside.png) ![p](pics/a.png)\n",
+                        b"![](up/deck/img/a.png) ![d](img/dangling.png) ![r](img/loop.png)\n",
+                        b"!['](../img/a.png) ![c](c.png) ![x](../pics/../img/b c.png)\n",
+                        b"<img src=\"img/dir\"> ![e](img/empty.png) ![s](/img/a.png) ![h](%2e%2e/x)\n"]
+    seeds["images"] += [i.encode() for k, i, e in spec if k == "render" and "![" in i]
     seeds["sanitize"] += [i.encode() for k, i, e in spec if k in ("sanitize", "html-text")]
     seeds["sanitize"] += [e.encode() for k, i, e in spec if k == "render"]
     seeds["sanitize"] += htmls

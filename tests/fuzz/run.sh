@@ -23,7 +23,7 @@ SECONDS_EACH=${FUZZ_SECONDS:-60}
 NICE=${FUZZ_NICE:-19}
 JOBS=${FUZZ_JOBS:-1}
 B=build/fuzz
-ALL="index render scan match sanitize frontmatter apkg"
+ALL="index render scan match sanitize frontmatter apkg images"
 targets=${*:-$ALL}
 
 # clang and its libFuzzer runtime: installed here, only for fuzzing.

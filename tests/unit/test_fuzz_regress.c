@@ -41,6 +41,9 @@
 #define FUZZ_ENTRY fuzz_apkg
 #include "../fuzz/fuzz_apkg.c"
 #undef FUZZ_ENTRY
+#define FUZZ_ENTRY fuzz_images
+#include "../fuzz/fuzz_images.c"
+#undef FUZZ_ENTRY
 
 static int by_name(const struct dirent **a, const struct dirent **b)
 {
@@ -72,6 +75,7 @@ static void replay(const char *name, int (*entry)(const uint8_t *, size_t))
 
 static void test_index(void **state) { replay("index", fuzz_index); }
 static void test_render(void **state) { replay("render", fuzz_render); }
+static void test_images(void **state) { replay("images", fuzz_images); }
 static void test_scan(void **state) { replay("scan", fuzz_scan); }
 static void test_match(void **state) { replay("match", fuzz_match); }
 /* The same decks built as large ones: answer files read twice, answers
@@ -93,7 +97,7 @@ int main(void)
         cmocka_unit_test(test_match),       cmocka_unit_test(test_match_large),
         cmocka_unit_test(test_sanitize),
         cmocka_unit_test(test_frontmatter), cmocka_unit_test(test_apkg),
-        cmocka_unit_test(test_scan),
+        cmocka_unit_test(test_scan),        cmocka_unit_test(test_images),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
