@@ -11,31 +11,15 @@
  *   - no crash, no leak;
  *   - both renders give the same HTML, text, diagnostics and media;
  *   - every media file lies inside the deck folder. */
-#include <errno.h>
-#include <ftw.h>
 #include <limits.h>
-#include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "fuzz.h"
 #include "mdeck/deck.h"
 #include "mdeck/render.h"
 
-static char img_base[128];      /* the folder holding the deck, removed at exit */
+static char img_base[128];      /* the folder holding the deck (fuzz_scratch) */
 static char img_deck[256];      /* the deck folder, as given to the deck */
 static char img_real[PATH_MAX]; /* and resolved */
-
-static int img_rm(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    remove(path); /* best effort */
-    return 0;
-}
-
-static void img_cleanup(void)
-{
-    nftw(img_base, img_rm, 16, FTW_DEPTH | FTW_PHYS);
-}
 
 static void img_file(const char *rel, const char *text)
 {
@@ -55,16 +39,8 @@ static void img_link(const char *target, const char *rel)
 static void img_setup(void)
 {
     if (img_real[0]) return;
-    snprintf(img_base, sizeof img_base, "/dev/shm/mdeck-fuzz-images-%ld", (long)getpid());
-    if (access("/dev/shm", W_OK) != 0)
-        snprintf(img_base, sizeof img_base, "/tmp/mdeck-fuzz-images-%ld", (long)getpid());
-    atexit(img_cleanup);
-    const char *dirs[] = {"", "/deck", "/deck/answers", "/deck/img", "/deck/img/dir"};
-    for (size_t i = 0; i < sizeof dirs / sizeof *dirs; i++) {
-        char d[256];
-        snprintf(d, sizeof d, "%s%s", img_base, dirs[i]);
-        if (mkdir(d, 0755) < 0 && errno != EEXIST) abort();
-    }
+    static const char *const dirs[] = {"deck", "deck/answers", "deck/img", "deck/img/dir"};
+    fuzz_scratch(img_base, "images", dirs, sizeof dirs / sizeof *dirs);
     img_file("outside.png", "outside");
     img_file("deck/img/a.png", "image a");
     img_file("deck/img/b c.png", "image b");

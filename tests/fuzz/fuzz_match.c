@@ -11,9 +11,7 @@
  *   - every media file registered lies inside the deck folder (no path
  *     escape, whatever the links and image references say);
  *   - every answer is sanitized: sanitizing it again changes nothing. */
-#include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <limits.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -46,32 +44,14 @@ static void match_put(const char *dir, const char *name, const char *p, size_t n
     close(fd);
 }
 
-static char match_base[128]; /* the folder holding it, removed at exit */
-
-static int match_rm(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    remove(path); /* best effort */
-    return 0;
-}
-
-static void match_cleanup(void)
-{
-    nftw(match_base, match_rm, 16, FTW_DEPTH | FTW_PHYS);
-}
+static char match_base[128]; /* the folder holding it (fuzz_scratch) */
 
 static const char *match_setup(void)
 {
     if (match_root[0]) return match_root;
-    char *base = match_base;
-    snprintf(base, sizeof match_base, "/dev/shm/mdeck-fuzz-%ld", (long)getpid());
-    if (access("/dev/shm", W_OK) != 0) snprintf(base, sizeof match_base, "/tmp/mdeck-fuzz-%ld", (long)getpid());
-    atexit(match_cleanup);
-    const char *dirs[] = {"", "/deck", "/deck/answers", "/deck/answers/sub", "/deck/img"};
-    for (size_t i = 0; i < sizeof dirs / sizeof *dirs; i++) {
-        char d[256];
-        snprintf(d, sizeof d, "%s%s", base, dirs[i]);
-        if (mkdir(d, 0755) < 0 && errno != EEXIST) abort();
-    }
+    static const char *const dirs[] = {"deck", "deck/answers", "deck/answers/sub", "deck/img"};
+    fuzz_scratch(match_base, "match", dirs, sizeof dirs / sizeof *dirs);
+    const char *base = match_base;
     char deck[192];
     snprintf(deck, sizeof deck, "%s/deck", base);
     static const char png[] = "\x89PNG\r\n\x1a\nnot really an image";
