@@ -51,6 +51,15 @@ static char *pathf(const char *fmt, const char *a, const char *b)
     return xasprintf(fmt, a, b);
 }
 
+/* A symbolic link dir/rel leading to target: 0 or -1. */
+static int link_in(const char *dir, const char *target, const char *rel)
+{
+    char *p = pathf("%s/%s", dir, rel);
+    int rc = symlink(target, p);
+    free(p);
+    return rc;
+}
+
 static int deck_setup(void **state)
 {
     struct tmpdeck *t = xcalloc(1, sizeof *t);
@@ -66,20 +75,12 @@ static int deck_setup(void **state)
     p = pathf("%s/%s", t->dir, "img/b c.png"); write_bytes(p, "PNG-B"); free(p);
     p = pathf("%s/%s", t->dir, "img/empty.png"); write_bytes(p, ""); free(p);
     p = pathf("%s/%s", t->root, "outside.png"); write_bytes(p, "SECRET"); free(p);
-    /* a symlink leaving the deck, and one staying inside it */
-    p = pathf("%s/%s", t->dir, "img/link-out.png");
-    if (symlink("../../outside.png", p) < 0) return -1;
-    free(p);
-    p = pathf("%s/%s", t->dir, "img/link-in.png");
-    if (symlink("a.png", p) < 0) return -1;
-    free(p);
-    /* a folder link staying inside the deck, and one leaving it */
-    p = pathf("%s/%s", t->dir, "pics");
-    if (symlink("img", p) < 0) return -1;
-    free(p);
-    p = pathf("%s/%s", t->dir, "up");
-    if (symlink("..", p) < 0) return -1;
-    free(p);
+    /* a symlink leaving the deck, and one staying inside it; a folder link
+     * staying inside the deck, and one leaving it */
+    if (link_in(t->dir, "../../outside.png", "img/link-out.png") < 0 ||
+        link_in(t->dir, "a.png", "img/link-in.png") < 0 || link_in(t->dir, "img", "pics") < 0 ||
+        link_in(t->dir, "..", "up") < 0)
+        return -1;
     deck_init(&t->deck, t->dir);
     diags_init(&t->dg);
     *state = t;
