@@ -95,6 +95,21 @@ void real_paths_free(struct real_paths *real)
     memset(real, 0, sizeof *real);
 }
 
+/* realpath() of path[0..n), kept in *in (the path) and *real (its real
+ * path) from one call to the next while the path asked for stays the same;
+ * a failure is not kept.  *real, or NULL. */
+static const char *kept_real(char **in, char **real, const char *path, size_t n)
+{
+    if (!*in || strlen(*in) != n || strncmp(*in, path, n)) {
+        free(*in);
+        free(*real);
+        char *p = xstrndup(path, n);
+        *real = realpath(p, NULL);
+        *in = *real ? p : (free(p), NULL);
+    }
+    return *real;
+}
+
 /* realpath(path), through d->real when the deck has one: a copy to free,
  * or NULL when it fails (failures are not remembered). */
 static char *real_of(struct deck *d, const char *path, int is_dir)
@@ -105,13 +120,8 @@ static char *real_of(struct deck *d, const char *path, int is_dir)
         if (!m->dir) m->dir = realpath(path, NULL);
         return m->dir ? xstrdup(m->dir) : NULL;
     }
-    if (!m->base_in || strcmp(m->base_in, path)) {
-        free(m->base_in);
-        free(m->base);
-        m->base = realpath(path, NULL);
-        m->base_in = m->base ? xstrdup(path) : NULL;
-    }
-    return m->base ? xstrdup(m->base) : NULL;
+    const char *real = kept_real(&m->base_in, &m->base, path, strlen(path));
+    return real ? xstrdup(real) : NULL;
 }
 
 /* The real path of the file at lex (absolute, no "." or ".." in it), and
@@ -127,16 +137,10 @@ static char *real_file(struct deck *d, const char *lex, struct stat *st, int *st
     const char *slash = strrchr(lex, '/');
     char *real = NULL;
     if (m && slash && slash[1]) {
-        size_t n = slash == lex ? 1 : (size_t)(slash - lex);
-        if (!m->folder_in || strlen(m->folder_in) != n || strncmp(m->folder_in, lex, n)) {
-            free(m->folder_in);
-            free(m->folder);
-            char *in = xstrndup(lex, n);
-            m->folder = realpath(in, NULL);
-            m->folder_in = m->folder ? in : (free(in), NULL);
-        }
-        if (!m->folder) return NULL;
-        real = xasprintf("%s/%s", strcmp(m->folder, "/") ? m->folder : "", slash + 1);
+        const char *folder = kept_real(&m->folder_in, &m->folder, lex,
+                                       slash == lex ? 1 : (size_t)(slash - lex));
+        if (!folder) return NULL;
+        real = xasprintf("%s/%s", strcmp(folder, "/") ? folder : "", slash + 1);
         if (lstat(real, st) < 0) {
             free(real);
             return NULL;
