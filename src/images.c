@@ -170,6 +170,7 @@ enum image_ref image_resolve(struct deck *d, const char *base_dir,
     char *base = base_dir ? real_of(d, base_dir, 0) : root ? xstrdup(root) : NULL;
     char *lex = NULL, *real = NULL;
     struct stat st;
+    int st_ok = 0; /* st holds stat() of real */
 
     if (!*src || (rel && !*rel)) {
         if (dg) diag_add(dg, SEV_WARNING, path, line, col, "image has no file name: '%s'", src);
@@ -179,7 +180,6 @@ enum image_ref image_resolve(struct deck *d, const char *base_dir,
     if (!rel || !root || !base) goto missing;
     lex = join_lexical(base, rel);
     if (!path_inside(lex, root)) goto escapes;
-    int st_ok = 0;
     real = real_file(d, lex, &st, &st_ok);
     if (!real) goto missing;
     if (!path_inside(real, root)) goto escapes;
