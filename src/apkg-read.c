@@ -5,6 +5,7 @@
  * capped, the collection is streamed to a private temporary file rather
  * than into memory, and SQLite opens it read-only in defensive mode. */
 #include "mdeck/apkg.h"
+#include "apkg-int.h"
 #include "mdeck/hash.h"
 
 #include <errno.h>
@@ -322,7 +323,7 @@ static int read_db(const char *file, const char *path, struct apkg_info *info, i
                    struct diags *dg)
 {
     sqlite3 *db = NULL;
-    if (sqlite3_open_v2(file, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+    if (pkg_sql_open(file, &db, SQLITE_OPEN_READONLY) != SQLITE_OK) {
         fail(dg, path, "cannot open the collection in this package: %s",
              db ? sqlite3_errmsg(db) : "out of memory");
         sqlite3_close(db);

@@ -458,8 +458,7 @@ out:
 int pkg_write_collection(struct pkg *p, const char *path, struct diags *dg)
 {
     sqlite3 *db = NULL;
-    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
-        SQLITE_OK) {
+    if (pkg_sql_open(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) != SQLITE_OK) {
         int rc = sql_fail(db, p, dg);
         sqlite3_close(db);
         return rc;
@@ -739,7 +738,7 @@ fail:
 static sqlite3 *open_kept(const struct pkg *p, const char *path, struct diags *dg)
 {
     sqlite3 *db = NULL;
-    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK ||
+    if (pkg_sql_open(path, &db, SQLITE_OPEN_READWRITE) != SQLITE_OK ||
         sqlite3_exec(db,
                      "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;"
                      "PRAGMA locking_mode=EXCLUSIVE; PRAGMA cache_size=-" PKG_CACHE_KIB ";",

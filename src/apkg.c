@@ -19,6 +19,8 @@
 
 #include <errno.h>
 #include <jansson.h>
+#include <pthread.h>
+#include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -39,6 +41,20 @@
 #define ROW_ID_SPAN (1LL << 38)
 
 /* --- small sets ---------------------------------------------------------- */
+
+static void sql_config(void)
+{
+    /* Fails (SQLITE_MISUSE) only when SQLite has already started, in which
+     * case the statistics stay on: slower, not wrong. */
+    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
+int pkg_sql_open(const char *path, sqlite3 **db, int flags)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, sql_config);
+    return sqlite3_open_v2(path, db, flags | SQLITE_OPEN_NOMUTEX, NULL);
+}
 
 static size_t mix(uint64_t x)
 {
