@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <jansson.h>
+#include <stddef.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -166,18 +167,13 @@ static int sql_fail(sqlite3 *db, const struct pkg *p, struct diags *dg)
     return -1;
 }
 
-/* A row to insert: its id and where its content is. */
+/* A row to insert: its id (positive: sorted as unsigned) and where its
+ * content is. */
 struct row {
     int64_t id;
     size_t note; /* index into pkg.notes */
     size_t ord;  /* cards: index into the note's ords */
 };
-
-static int cmp_row(const void *a, const void *b)
-{
-    int64_t x = ((const struct row *)a)->id, y = ((const struct row *)b)->id;
-    return x < y ? -1 : x > y;
-}
 
 /* csum: the first 4 bytes of the SHA-1 of the stripped first field (the
  * sort field, sfld), big-endian. */
@@ -390,7 +386,7 @@ static int insert_rows(sqlite3 *db, struct pkg *p, struct diags *dg)
                            -1, &card, NULL))
         goto out;
     for (size_t i = 0; i < p->nnotes; i++) nrows[i] = (struct row){p->notes[i].id, i, 0};
-    qsort(nrows, p->nnotes, sizeof *nrows, cmp_row);
+    sort_by_u64(nrows, p->nnotes, sizeof *nrows, offsetof(struct row, id));
     int notes_rc = insert_notes(note, p, nrows, p->nnotes, dg);
     if (notes_rc < 0) {
         rc = notes_rc; /* -2: a note without a card, already said */
@@ -410,7 +406,7 @@ static int insert_rows(sqlite3 *db, struct pkg *p, struct diags *dg)
                 k};
     }
     free(card_ids.v);
-    qsort(crows, ncards, sizeof *crows, cmp_row);
+    sort_by_u64(crows, ncards, sizeof *crows, offsetof(struct row, id));
     for (size_t r = 0; r < ncards; r++) {
         const struct pnote *pn = &p->notes[crows[r].note];
         sqlite3_reset(card);

@@ -277,6 +277,51 @@ void buf_add_escaped(struct buf *b, const char *s, size_t n, int quotes)
 
 void buf_add_html_escaped(struct buf *b, const char *s, size_t n) { buf_add_escaped(b, s, n, 1); }
 
+#define RADIX_BITS 11
+#define RADIX (1u << RADIX_BITS)
+#define RADIX_PASSES ((64 + RADIX_BITS - 1) / RADIX_BITS)
+
+static uint64_t key_at(const char *e, size_t key)
+{
+    uint64_t k;
+    memcpy(&k, e + key, sizeof k);
+    return k;
+}
+
+void sort_by_u64(void *v, size_t n, size_t size, size_t key)
+{
+    if (n < 2) return;
+    size_t (*count)[RADIX] = xcalloc(RADIX_PASSES, sizeof *count);
+    for (size_t i = 0; i < n; i++) {
+        uint64_t k = key_at((const char *)v + i * size, key);
+        for (int p = 0; p < RADIX_PASSES; p++) count[p][(k >> (p * RADIX_BITS)) & (RADIX - 1)]++;
+    }
+    char *from = v, *to = xmalloc(n * size);
+    for (int p = 0; p < RADIX_PASSES; p++) {
+        size_t *c = count[p], at = 0;
+        uint64_t first = key_at(from, key) >> (p * RADIX_BITS) & (RADIX - 1);
+        if (c[first] == n) continue; /* one digit for all: the order stands */
+        for (size_t d = 0; d < RADIX; d++) {
+            size_t k = c[d];
+            c[d] = at;
+            at += k;
+        }
+        for (size_t i = 0; i < n; i++) {
+            const char *e = from + i * size;
+            memcpy(to + c[key_at(e, key) >> (p * RADIX_BITS) & (RADIX - 1)]++ * size, e, size);
+        }
+        char *t = from;
+        from = to;
+        to = t;
+    }
+    if (from != v) {
+        memcpy(v, from, n * size);
+        to = from;
+    }
+    free(to);
+    free(count);
+}
+
 int64_t now_seconds(void)
 {
     const char *e = getenv("MDECK_NOW");
