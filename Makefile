@@ -17,7 +17,8 @@ CFLAGS  ?= -O2 -g
 WARN    := -std=c17 -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes \
            -Wno-unused-parameter
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+# libxml2 is not linked: src/xmllib.c opens it when first needed
+PKG_LIBS   := $(shell pkg-config --libs $(filter-out libxml-2.0,$(PKGS)) 2>/dev/null)
 ALL_CFLAGS  = $(WARN) $(CFLAGS) -Iinclude -D_GNU_SOURCE \
               -DMDECK_VERSION='"$(VERSION)"' $(PKG_CFLAGS) $(EXTRA_CFLAGS)
 LDLIBS  = $(PKG_LIBS) -lm

@@ -14,7 +14,6 @@
 #include "answers-int.h"
 #include "mdeck/cloze.h"
 
-#include <libxml/parser.h> /* xmlInitParser(), before threads use libxml2 */
 #include <malloc.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -414,7 +413,6 @@ static void render_answers(struct ctx *c, const struct choice *chosen,
         s->real = &wk.w[w].real; /* for this render only */
         diags_init(&wk.w[w].dg);
     }
-    if (workers > 1) xmlInitParser();
     par_run(n, chunk, workers, answer_range, &wk);
 
     size_t at = 0, nuse = 0, capuse = 0;

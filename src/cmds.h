@@ -13,7 +13,7 @@
 #define EXIT_OK      0  /* success (warnings allowed) */
 #define EXIT_SOURCE  1  /* a source or output error: see the diagnostics */
 #define EXIT_USAGE   2  /* bad command line */
-#define EXIT_SYSTEM  3  /* environment: cannot watch, lock held, out of limits */
+#define EXIT_SYSTEM  3  /* environment: cannot watch, lock held, out of limits, no libxml2 */
 
 int cmd_build(int argc, char **argv);
 int cmd_check(int argc, char **argv);

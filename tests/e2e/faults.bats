@@ -222,3 +222,31 @@ no_temporaries() {
         no_temporaries "$SCRATCH/out" "$SCRATCH/deck"
     done
 }
+
+@test "faults: libxml2 is loaded only when an answer needs it; a broken one stops the build, outputs kept" {
+    small_deck "$SCRATCH/deck"
+    # The renderer's own HTML needs no parser: libxml2 is never opened.
+    LD_DEBUG=files "$MDECK" build -q -o "$SCRATCH/out" "$SCRATCH/deck" 2>"$SCRATCH/ld.log"
+    ! grep -q 'libxml2' "$SCRATCH/ld.log"
+    before=$(outputs_sum "$SCRATCH/out")
+    # Raw HTML in an answer goes through the sanitizer: now it is.
+    printf '\n<div class="x">raw <b>HTML</b></div>\n' >>"$SCRATCH/deck/answers/a.md"
+    LD_DEBUG=files "$MDECK" build -q -o "$SCRATCH/out2" "$SCRATCH/deck" 2>"$SCRATCH/ld.log"
+    grep -q 'file=libxml2.so.2 .*dynamically loaded' "$SCRATCH/ld.log"
+    grep -q '<b>HTML</b>' "$SCRATCH/out2/deck.csv"
+    # A libxml2.so.2 without libxml2's functions, found first: the build
+    # stops with an error of the environment, and nothing is replaced.
+    mkdir -p "$SCRATCH/lib"
+    printf 'int not_libxml2;\n' >"$SCRATCH/lib/empty.c"
+    cc -shared -fPIC -o "$SCRATCH/lib/libxml2.so.2" "$SCRATCH/lib/empty.c"
+    LD_LIBRARY_PATH="$SCRATCH/lib" run "$MDECK" build -q -o "$SCRATCH/out" "$SCRATCH/deck"
+    echo "$output"
+    [ "$status" -eq 3 ]
+    [[ "$output" == *"mdeck: error: the libxml2.so.2 found has no htmlReadMemory"*"install the libxml2 package"* ]]
+    [ "$(outputs_sum "$SCRATCH/out")" = "$before" ]
+    # With the real one the same build succeeds and removes what the stopped one left.
+    run "$MDECK" build -q -o "$SCRATCH/out" "$SCRATCH/deck"
+    [ "$status" -eq 0 ]
+    grep -q '<b>HTML</b>' "$SCRATCH/out/deck.csv"
+    no_temporaries "$SCRATCH/out"
+}
