@@ -126,6 +126,8 @@ def mb(n):
 def secs(s):
     if s != s:  # nan
         return "-"
+    if s < 0.1:  # a tenth of a millisecond: the 1k target is 30 ms
+        return "%.1f ms" % (s * 1000)
     return "%.0f ms" % (s * 1000) if s < 1 else "%.2f s" % s
 
 
