@@ -15,7 +15,8 @@
  * at a time, as every connection of mdeck is: without the connection's
  * mutex (SQLITE_OPEN_NOMUTEX) and, set once for the process before SQLite
  * starts, without its memory statistics (nothing reads them).  Both take a
- * lock on every call and every allocation: 5% of a 100k build's time. */
+ * lock on every call and every allocation: 5% of the samples while a 100k
+ * build's rows go in. */
 struct sqlite3;
 int pkg_sql_open(const char *path, struct sqlite3 **db, int flags);
 
