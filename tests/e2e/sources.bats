@@ -66,7 +66,7 @@ build_fails_keeping_outputs() {
     timeout 20 "$MDECK" check --json "$SCRATCH/deck" >"$SCRATCH/j.json" 2>"$SCRATCH/err"
     cat "$SCRATCH/err"
     # Each answer is found once, in its one real place.
-    ! grep -q "answers; using" "$SCRATCH/err"
+    ! grep -q "answers; using" "$SCRATCH/err" || false
     python3 -c 'import json,sys; j=json.load(sys.stdin); a=[n["answer"]["path"] for n in j["decks"][0]["notes"] if n["answer"]]; print(a); assert a == ["answers/a.md"]*3' <"$SCRATCH/j.json"
     run timeout 20 "$MDECK" build -q -o "$SCRATCH/out" "$SCRATCH/deck"
     [ "$status" -eq 0 ]
@@ -172,7 +172,7 @@ as_nobody() {
     [ "$status" -eq 0 ]
     [[ "$output" == *"answers/$bad.md: warning: name is not valid UTF-8; skipped"* ]]
     [[ "$output" == *"answers/$bad: warning: name is not valid UTF-8; skipped"* ]]
-    ! grep -q "badly named" "$SCRATCH/out/deck.csv"
+    ! grep -q "badly named" "$SCRATCH/out/deck.csv" || false
     timeout 20 "$MDECK" check --json "$SCRATCH/deck" >"$SCRATCH/j.json" 2>/dev/null
     python3 - "$SCRATCH/j.json" <<'PY'
 import json, sys
@@ -226,8 +226,8 @@ PY
 MD
     run "$MDECK" build -q -o "$SCRATCH/out" "$SCRATCH/deck"
     [ "$status" -eq 0 ]
-    ! grep -qi 'href="*javascript' "$SCRATCH/out/deck.csv"
-    ! grep -q 'href="*data:' "$SCRATCH/out/deck.csv"
+    ! grep -qi 'href="*javascript' "$SCRATCH/out/deck.csv" || false
+    ! grep -q 'href="*data:' "$SCRATCH/out/deck.csv" || false
     grep -q '<a href=""https://example.com/ok"">' "$SCRATCH/out/deck.csv"
     grep -q '^Click the source,,javascript:alert(document.cookie),' "$SCRATCH/out/deck.csv"
     # The package's Source field, read back independently.
