@@ -71,7 +71,7 @@ static int deck_load_in(struct deck *d, const char *dir, const struct build_opts
     d->sum_index = ak != NULL; /* a watcher's: see index_bytes_same() */
     struct load_job load = {.dir = d->dir};
     pthread_t load_tid;
-    int loading = par_workers(2, 1) > 1 && pthread_create(&load_tid, NULL, load_run, &load) == 0;
+    int loading = par_workers(2, 1) > 1 && par_thread_create(&load_tid, load_run, &load) == 0;
     if (index_parse(d, dg) < 0) {
         if (loading) pthread_join(load_tid, NULL);
         answers_files_free(load.files);
@@ -89,7 +89,7 @@ static int deck_load_in(struct deck *d, const char *dir, const struct build_opts
     arena_init(&job.arena);
     diags_init(&job.dg);
     pthread_t tid;
-    int threaded = par_workers(2, 1) > 1 && pthread_create(&tid, NULL, ident_run, &job) == 0;
+    int threaded = par_workers(2, 1) > 1 && par_thread_create(&tid, ident_run, &job) == 0;
     if (!threaded) ident_run(&job);
     struct diags adg;
     diags_init(&adg);
@@ -268,7 +268,7 @@ static void prev_start(struct prev_ahead *a, const char *dir, const struct build
     deck_init(&tmp, dir); /* the slug deck_load() will find */
     a->path = output_path(o->outdir, tmp.slug, FMT_APKG);
     deck_free(&tmp);
-    a->started = pthread_create(&a->tid, NULL, read_prev, a) == 0;
+    a->started = par_thread_create(&a->tid, read_prev, a) == 0;
 }
 
 /* The previous package at path: the one read ahead, or read now. */
@@ -691,7 +691,7 @@ static int warm_build(struct build_cache *c, const char *dir, const struct build
     pthread_t tid;
     int threaded = 0;
     if (c->paths[0]) {
-        threaded = par_workers(2, 1) > 1 && pthread_create(&tid, NULL, update_run, &job) == 0;
+        threaded = par_workers(2, 1) > 1 && par_thread_create(&tid, update_run, &job) == 0;
         if (!threaded) update_run(&job);
     }
     /* The two text files are copied by the kernel: the CSV on a thread of
@@ -700,7 +700,7 @@ static int warm_build(struct build_cache *c, const char *dir, const struct build
     struct splice_job sj = {c, &outs[1], idx, r.n, 0};
     pthread_t stid;
     int sthreaded = c->paths[1] && c->paths[2] && par_workers(2, 1) > 1 &&
-                    pthread_create(&stid, NULL, splice_run, &sj) == 0;
+                    par_thread_create(&stid, splice_run, &sj) == 0;
     if (c->paths[1] && !sthreaded) splice_run(&sj);
     if (c->paths[2] && splice_text(c, &outs[2], 2, idx, r.n) < 0) fallback = 1;
     if (sthreaded) pthread_join(stid, NULL);
@@ -804,7 +804,7 @@ int build_deck(const char *dir, const struct build_opts *o, struct build_stats *
      * to the first failure, exactly as one after the other would give. */
     pthread_t text_tid;
     int threaded = paths[0] && (paths[1] || paths[2]) && par_workers(2, 1) > 1 &&
-                   pthread_create(&text_tid, NULL, make_text_outputs, outs) == 0;
+                   par_thread_create(&text_tid, make_text_outputs, outs) == 0;
     if (threaded) {
         make_output(&outs[0]);
         pthread_join(text_tid, NULL);

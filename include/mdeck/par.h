@@ -11,6 +11,7 @@
 #ifndef MDECK_PAR_H
 #define MDECK_PAR_H
 
+#include <pthread.h>
 #include <stddef.h>
 
 /* How many workers to use for n items when each should get at least min:
@@ -18,6 +19,15 @@
  * (MDECK_THREADS=1: no threads).  Always >= 1. */
 #define PAR_MAX_WORKERS 8
 size_t par_workers(size_t n, size_t min);
+
+/* pthread_create() with default attributes, except that the new thread
+ * starts on a CPU other than the calling thread's, then takes back every
+ * CPU the process may use.  A thread created while its creator goes on
+ * working was otherwise queued behind its creator on this machine: a test
+ * program measured 1.9 ms from pthread_create() to the thread's first
+ * instruction (mean of 50; 61 us this way), and a build creates its
+ * threads exactly then.  With one CPU allowed it is pthread_create(). */
+int par_thread_create(pthread_t *t, void *(*fn)(void *), void *arg);
 
 /* Calls fn(arg, w, begin, end) for every chunk [begin, end) of chunk items
  * (the last one may be shorter), w being the worker (0 .. workers-1) that
