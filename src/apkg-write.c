@@ -303,7 +303,7 @@ static int insert_notes(sqlite3_stmt *note, struct pkg *p, const struct row *row
     pthread_cond_init(&pr.cv, NULL);
     pthread_t tid;
     int threaded = pr.nbatches > 1 && par_workers(2, 1) > 1 &&
-                   pthread_create(&tid, NULL, prep_run, &pr) == 0;
+                   par_thread_create(&tid, prep_run, &pr) == 0;
     int rc = 0;
     for (size_t k = 0; k < pr.nbatches && rc == 0; k++) {
         struct batch *b = &pr.b[k % 2];
