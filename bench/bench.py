@@ -177,6 +177,9 @@ def bench_size(a, n, results):
     # Warm-up (not counted): makes the lock file and fills the page cache.
     shutil.rmtree(out, ignore_errors=True)
     subprocess.run(mdeck, check=True, stderr=subprocess.DEVNULL)
+    # What earlier work left to write back (a previous size's outputs, a
+    # test run) is written now, not during the timed runs.
+    os.sync()
     rows = {}
     log("bench: %d questions: fresh" % n)
     rows["fresh"] = []
