@@ -167,8 +167,7 @@ static int sql_fail(sqlite3 *db, const struct pkg *p, struct diags *dg)
     return -1;
 }
 
-/* A row to insert: its id (positive: sorted as unsigned) and where its
- * content is. */
+/* A row to insert: its id and where its content is. */
 struct row {
     int64_t id;
     size_t note; /* index into pkg.notes */
@@ -386,7 +385,7 @@ static int insert_rows(sqlite3 *db, struct pkg *p, struct diags *dg)
                            -1, &card, NULL))
         goto out;
     for (size_t i = 0; i < p->nnotes; i++) nrows[i] = (struct row){p->notes[i].id, i, 0};
-    sort_by_u64(nrows, p->nnotes, sizeof *nrows, offsetof(struct row, id));
+    sort_by_i64(nrows, p->nnotes, sizeof *nrows, offsetof(struct row, id));
     int notes_rc = insert_notes(note, p, nrows, p->nnotes, dg);
     if (notes_rc < 0) {
         rc = notes_rc; /* -2: a note without a card, already said */
@@ -406,7 +405,7 @@ static int insert_rows(sqlite3 *db, struct pkg *p, struct diags *dg)
                 k};
     }
     free(card_ids.v);
-    sort_by_u64(crows, ncards, sizeof *crows, offsetof(struct row, id));
+    sort_by_i64(crows, ncards, sizeof *crows, offsetof(struct row, id));
     for (size_t r = 0; r < ncards; r++) {
         const struct pnote *pn = &p->notes[crows[r].note];
         sqlite3_reset(card);

@@ -40,7 +40,7 @@
 #define ROW_ID_BASE 1300000000000LL
 #define ROW_ID_SPAN (1LL << 38)
 
-/* --- small sets ---------------------------------------------------------- */
+/* --- SQLite connections --------------------------------------------------- */
 
 static void sql_config(void)
 {
@@ -55,6 +55,8 @@ int pkg_sql_open(const char *path, sqlite3 **db, int flags)
     pthread_once(&once, sql_config);
     return sqlite3_open_v2(path, db, flags | SQLITE_OPEN_NOMUTEX, NULL);
 }
+
+/* --- small sets ---------------------------------------------------------- */
 
 static size_t mix(uint64_t x)
 {

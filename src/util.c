@@ -281,14 +281,16 @@ void buf_add_html_escaped(struct buf *b, const char *s, size_t n) { buf_add_esca
 #define RADIX (1u << RADIX_BITS)
 #define RADIX_PASSES ((64 + RADIX_BITS - 1) / RADIX_BITS)
 
+/* The int64_t at e + key, its sign bit flipped: unsigned order is then
+ * signed order. */
 static uint64_t key_at(const char *e, size_t key)
 {
-    uint64_t k;
+    int64_t k;
     memcpy(&k, e + key, sizeof k);
-    return k;
+    return (uint64_t)k ^ (uint64_t)1 << 63;
 }
 
-void sort_by_u64(void *v, size_t n, size_t size, size_t key)
+void sort_by_i64(void *v, size_t n, size_t size, size_t key)
 {
     if (n < 2) return;
     size_t (*count)[RADIX] = xcalloc(RADIX_PASSES, sizeof *count);

@@ -184,12 +184,12 @@ static inline v16 v16_load_tail(const char *s, size_t r)
  * bytes of set, or n: sixteen bytes at a time, for the writers' scans. */
 size_t mem_find_any(const char *s, size_t n, const char *set, size_t nset);
 
-/* Sorts the n elements of size bytes at v by the uint64_t at byte offset
- * key in each, ascending and stable: a radix sort, 11 bits a pass, the
- * passes whose digit every key shares skipped.  For the package's rows (ids
- * of ~40 bits: four passes), where qsort's comparisons took 60 ms of the
- * package's critical path at 100k. */
-void sort_by_u64(void *v, size_t n, size_t size, size_t key);
+/* Sorts the n elements of size bytes at v by the int64_t at byte offset
+ * key in each, ascending (negative keys first) and stable: a radix sort, 11
+ * bits a pass, the passes whose digit every key shares skipped.  For the
+ * package's rows (ids of ~40 bits: four passes), where qsort's comparisons
+ * took 60 ms of the package's critical path at 100k. */
+void sort_by_i64(void *v, size_t n, size_t size, size_t key);
 
 /* Current wall clock, seconds and milliseconds. Honours MDECK_NOW (seconds)
  * so that tests can move time forward deterministically. */

@@ -1,7 +1,7 @@
-/* test_sort.c - sort_by_u64(): the order a stable comparison sort gives,
- * for keys that use every bit, keys that share digits (passes skipped),
- * equal keys (their order kept), and elements of odd sizes with the key
- * at an odd offset. */
+/* test_sort.c - sort_by_i64(): the order a stable comparison sort gives,
+ * for keys that use every bit (negative ones too), keys that share digits
+ * (passes skipped), equal keys (their order kept), and elements of odd
+ * sizes with the key at an odd offset. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -28,9 +28,9 @@ static uint64_t rng(void)
     return rng_state;
 }
 
-static uint64_t key_of(const unsigned char *e)
+static int64_t key_of(const unsigned char *e)
 {
-    uint64_t k;
+    int64_t k;
     memcpy(&k, e + KEY, sizeof k);
     return k;
 }
@@ -57,18 +57,18 @@ static void reference(unsigned char *v, size_t n)
 
 /* n elements with keys from make(i), sorted both ways and compared byte
  * for byte. */
-static void check(size_t n, uint64_t (*make)(size_t))
+static void check(size_t n, int64_t (*make)(size_t))
 {
     unsigned char *a = malloc(n * SIZE + 1), *b = malloc(n * SIZE + 1);
     for (size_t i = 0; i < n; i++) {
-        uint64_t k = make(i);
+        int64_t k = make(i);
         uint32_t p = (uint32_t)i;
         a[i * SIZE] = (unsigned char)(0xA0 + i % 7);
         memcpy(a + i * SIZE + KEY, &k, 8);
         memcpy(a + i * SIZE + KEY + 8, &p, 4);
     }
     memcpy(b, a, n * SIZE);
-    sort_by_u64(a, n, SIZE, KEY);
+    sort_by_i64(a, n, SIZE, KEY);
     reference(b, n);
     if (n) assert_memory_equal(a, b, n * SIZE);
     for (size_t i = 1; i < n; i++) {
@@ -80,22 +80,27 @@ static void check(size_t n, uint64_t (*make)(size_t))
     free(b);
 }
 
-static uint64_t any_bits(size_t i) { (void)i; return rng(); }
+/* Any 64 bits: half the keys negative. */
+static int64_t any_bits(size_t i) { (void)i; return (int64_t)rng(); }
 /* Like the package's ids: a base plus 38 varying bits. */
-static uint64_t ids(size_t i) { (void)i; return 1300000000000u + (rng() >> 26); }
+static int64_t ids(size_t i) { (void)i; return 1300000000000 + (int64_t)(rng() >> 26); }
+/* Ids around zero, as a foreign previous package could hold. */
+static int64_t around_zero(size_t i) { (void)i; return (int64_t)(rng() % 2001) - 1000; }
 /* Few distinct keys: many equal ones, their order kept. */
-static uint64_t few(size_t i) { (void)i; return (rng() % 5) << 40 | 7; }
-static uint64_t same(size_t i) { (void)i; return 42; }
-static uint64_t ascending(size_t i) { return (uint64_t)i * 1000003u; }
-static uint64_t descending(size_t i) { return UINT64_MAX - (uint64_t)i; }
-/* Only the top bits differ: every pass but the last is skipped. */
-static uint64_t top_only(size_t i) { (void)i; return rng() & 0xFF00000000000000u; }
+static int64_t few(size_t i) { (void)i; return (int64_t)((rng() % 5) << 40 | 7); }
+static int64_t same(size_t i) { (void)i; return 42; }
+static int64_t ascending(size_t i) { return (int64_t)i * 1000003 - 700000000; }
+static int64_t descending(size_t i) { return INT64_MAX - (int64_t)i * 3; }
+/* Only the top bits differ (the sign among them): every pass but the last
+ * is skipped. */
+static int64_t top_only(size_t i) { (void)i; return (int64_t)(rng() & 0xFF00000000000000u); }
 
 static void test_random_keys(void **state)
 {
     (void)state;
     check(3000, any_bits);
     check(3000, ids);
+    check(3000, around_zero);
 }
 
 static void test_equal_keys_keep_their_order(void **state)
