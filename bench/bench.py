@@ -131,6 +131,27 @@ def secs(s):
     return "%.0f ms" % (s * 1000) if s < 1 else "%.2f s" % s
 
 
+def cpu_model():
+    """The processor as the kernel reports it, name then family and model:
+    results taken on two machines of the same size can differ by half, so a
+    run names its own."""
+    info = {}
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                key, _, val = line.partition(":")
+                key = key.strip()
+                if not key:
+                    break  # the first processor is enough
+                info.setdefault(key, " ".join(val.split()))
+    except OSError:
+        pass
+    name = info.get("model name") or "unknown CPU"
+    if "cpu family" in info and "model" in info:
+        name += ", family %s model %s" % (info["cpu family"], info["model"])
+    return name
+
+
 def gen_deck(n):
     """The deck of n questions, made once per generator version."""
     with open(os.path.join(BENCH, "gen-deck.py"), "rb") as f:
@@ -407,9 +428,9 @@ def main():
     if not a.no_watch:
         watch_latency(a, results)
     text = report(results)
-    head = "%s, %s, %d CPUs, Linux %s\n\n" % (
+    head = "%s, %s, %d CPUs (%s), Linux %s\n\n" % (
         subprocess.run([a.mdeck, "--version"], capture_output=True, text=True).stdout.strip(),
-        time.strftime("%Y-%m-%d %H:%M"), os.cpu_count(), os.uname().release) + \
+        time.strftime("%Y-%m-%d %H:%M"), os.cpu_count(), cpu_model(), os.uname().release) + \
         load_line(t0, ticks0, self0)
     with open(a.out, "w") as f:
         f.write(head + text)
