@@ -1,6 +1,7 @@
 /* apkg-int.h - what apkg.c (the package's content) and apkg-write.c (its
  * bytes) share: the package model, and the few rows an update rewrites.
- * Private to those two files, and to apkg-read.c for pkg_sql_open(). */
+ * Private to those two files, to apkg-read.c for pkg_sql_open() and to
+ * apkg-vfs.c. */
 #ifndef MDECK_APKG_INT_H
 #define MDECK_APKG_INT_H
 
@@ -19,6 +20,27 @@
  * build's rows go in. */
 struct sqlite3;
 int pkg_sql_open(const char *path, struct sqlite3 **db, int flags);
+/* The same, the file opened through PKG_VFS (apkg-vfs.c), so that
+ * pkg_vfs_watch() can follow its writes; through the default VFS when
+ * PKG_VFS could not be registered (pkg_vfs_watch() then fails). */
+int pkg_sql_open_watched(const char *path, struct sqlite3 **db, int flags);
+
+/* apkg-vfs.c: the default VFS, wrapped so that a connection can be told
+ * where its main file is written.  Registered once, before the first
+ * connection (pkg_sql_open()); 0 or -1. */
+#define PKG_VFS "mdeck-writes"
+#define PKG_VFS_FCNTL_WATCH 0x6d647701 /* a file-control opcode of ours */
+struct pkg_vfs_watch {
+    void (*hook)(void *ctx, uint64_t off, uint64_t len);
+    void *ctx;
+};
+int pkg_vfs_register(void);
+/* From now on, hook(ctx, off, len) is called on db's thread before every
+ * write of len bytes at off to db's main file, and before every truncation
+ * to off bytes (len then reaches past any file); hook NULL stops it.  0, or
+ * -1 when the file was not opened through PKG_VFS. */
+int pkg_vfs_watch(struct sqlite3 *db, void (*hook)(void *ctx, uint64_t off, uint64_t len),
+                  void *ctx);
 
 /* Open-addressing set of non-zero 64-bit values (ids). */
 struct idset {
@@ -91,15 +113,20 @@ int64_t pkg_new_mod(const struct pkg *p, int64_t prev_mod);
 
 /* The media files read into p->bufs[2..] and the media map into
  * p->bufs[1] (pkg_free_media() releases them); the collection built in the
- * file at path; the package written into zip_path from both, the
- * collection deflated from set when not NULL (pdeflate.h), else from the
- * file.  Each returns 0 or -1 with a diagnostic. */
+ * file at path, and when ahead is not NULL and a second CPU is there, its
+ * rows deflated on that CPU while the indexes are made (*ahead, or NULL;
+ * set even when the build fails); the package written into zip_path from
+ * both, the collection deflated from set when not NULL (pdeflate.h), else
+ * from the file and what ahead holds (taken over, NULL or not).  Each
+ * returns 0 or -1 with a diagnostic. */
 int pkg_load_media(struct pkg *p, struct diags *dg);
 void pkg_free_media(struct pkg *p);
-int pkg_write_collection(struct pkg *p, const char *path, struct diags *dg);
+struct pdeflate_ahead;
+int pkg_write_collection(struct pkg *p, const char *path, struct pdeflate_ahead **ahead,
+                         struct diags *dg);
 struct pdeflate_set;
 int pkg_write_zip(struct pkg *p, const char *db_path, struct pdeflate_set *set,
-                  const char *zip_path, struct diags *dg);
+                  struct pdeflate_ahead *ahead, const char *zip_path, struct diags *dg);
 
 /* A note of the package whose fields may have changed: apkg.c fills the
  * first three members, pkg_update_collection() the last. */

@@ -116,7 +116,7 @@ static int write_update(struct apkg_keep *k, struct pkg_edit *e, size_t ne,
     if (rewritten && pkg_deflate_kept(p, k->set, k->db_path, dg) < 0) return -1;
     k->deflated = rewritten ? pdeflate_set_deflated(k->set) : 0;
     prof_mark("package update: pieces");
-    int rc = pkg_load_media(p, dg) == 0 && pkg_write_zip(p, k->db_path, k->set, zip_path, dg) == 0
+    int rc = pkg_load_media(p, dg) == 0 && pkg_write_zip(p, k->db_path, k->set, NULL, zip_path, dg) == 0
                  ? 0
                  : -1;
     pkg_free_media(p);

@@ -450,10 +450,18 @@ out:
 /* Builds the collection in the file at path (created beside the package's
  * temporary, so nothing of it stays in memory but SQLite's page cache) and
  * closes it. */
-int pkg_write_collection(struct pkg *p, const char *path, struct diags *dg)
+static void ahead_touched(void *ctx, uint64_t off, uint64_t len)
+{
+    pdeflate_ahead_touched(ctx, off, len);
+}
+
+int pkg_write_collection(struct pkg *p, const char *path, struct pdeflate_ahead **ahead,
+                         struct diags *dg)
 {
     sqlite3 *db = NULL;
-    if (pkg_sql_open(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) != SQLITE_OK) {
+    if (ahead) *ahead = NULL;
+    if (pkg_sql_open_watched(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) !=
+        SQLITE_OK) {
         int rc = sql_fail(db, p, dg);
         sqlite3_close(db);
         return rc;
@@ -467,12 +475,15 @@ int pkg_write_collection(struct pkg *p, const char *path, struct diags *dg)
      * once and not read again until the indexes are made; a larger cache
      * only held the whole collection of a small deck in memory (16 MiB
      * cost 6-11 MB of peak memory at 1k-10k notes and saved no time at
-     * 100k, where the 127 MB file spills either way). */
+     * 100k, where the 127 MB file spills either way).  No sorter threads:
+     * while the indexes are made the other CPU deflates the rows
+     * (pdeflate_ahead), and SQLite's sorting threads only competed with it
+     * (the indexes of a 100k deck took 220 ms instead of 175). */
     if (sqlite3_exec(db,
                      "PRAGMA page_size=4096; PRAGMA journal_mode=OFF;"
                      "PRAGMA synchronous=OFF; PRAGMA locking_mode=EXCLUSIVE;"
                      "PRAGMA cache_size=-" PKG_CACHE_KIB "; PRAGMA encoding='UTF-8';"
-                     "PRAGMA threads=2;",
+                     "PRAGMA threads=0;",
                      NULL, NULL, NULL) ||
         sqlite3_exec(db, schema_sql, NULL, NULL, NULL) ||
         sqlite3_exec(db, "BEGIN", NULL, NULL, NULL)) {
@@ -484,8 +495,21 @@ int pkg_write_collection(struct pkg *p, const char *path, struct diags *dg)
      * for the indexes and the zip, the build's peak with previous outputs. */
     pkg_drop_prev(p);
     prof_mark("package: rows inserted");
-    if (sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) ||
-        sqlite3_exec(db, index_sql, NULL, NULL, NULL)) {
+    if (sqlite3_exec(db, "COMMIT", NULL, NULL, NULL)) {
+        sql_fail(db, p, dg);
+        goto out;
+    }
+    /* The rows are in the file: the other CPU deflates them while this one
+     * makes the indexes (~0.2 s at 100k, when it would otherwise idle), and
+     * the VFS says what the indexes write over, which is deflated again. */
+    if (ahead && par_workers(2, 1) > 1) {
+        *ahead = pdeflate_ahead_start(path, 1, NULL);
+        if (*ahead && pkg_vfs_watch(db, ahead_touched, *ahead) < 0) {
+            pdeflate_ahead_free(*ahead);
+            *ahead = NULL;
+        }
+    }
+    if (sqlite3_exec(db, index_sql, NULL, NULL, NULL)) {
         sql_fail(db, p, dg);
         goto out;
     }
@@ -697,16 +721,23 @@ static zip_t *open_sink(const char *path)
 
 /* The package, written by libzip into zip_path (a temporary of ours). */
 int pkg_write_zip(struct pkg *p, const char *db_path, struct pdeflate_set *set,
-                  const char *zip_path, struct diags *dg)
+                  struct pdeflate_ahead *ahead, const char *zip_path, struct diags *dg)
 {
     zip_t *za = open_sink(zip_path);
     if (!za) {
+        pdeflate_ahead_free(ahead);
         diag_add(dg, SEV_ERROR, p->out_path, 0, 0,
                  "cannot write the package into %s: %s (the previous file is kept)", zip_path,
                  strerror(errno));
         return -1;
     }
-    zip_source_t *coll = set ? pdeflate_set_source(za, set) : pdeflate_source(za, db_path, 1);
+    zip_source_t *coll;
+    if (set) {
+        pdeflate_ahead_free(ahead);
+        coll = pdeflate_set_source(za, set);
+    } else {
+        coll = pdeflate_source_ahead(za, db_path, 1, ahead);
+    }
     if (add_source(za, "collection.anki2", coll, -1) < 0 ||
         add_buf(za, "media", &p->bufs[1], 1) < 0)
         goto fail;

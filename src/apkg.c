@@ -42,18 +42,28 @@
 
 /* --- SQLite connections --------------------------------------------------- */
 
+static int vfs_ok; /* PKG_VFS is registered */
+
 static void sql_config(void)
 {
     /* Fails (SQLITE_MISUSE) only when SQLite has already started, in which
      * case the statistics stay on: slower, not wrong. */
     sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+    vfs_ok = pkg_vfs_register() == 0;
 }
+
+static pthread_once_t sql_once = PTHREAD_ONCE_INIT;
 
 int pkg_sql_open(const char *path, sqlite3 **db, int flags)
 {
-    static pthread_once_t once = PTHREAD_ONCE_INIT;
-    pthread_once(&once, sql_config);
+    pthread_once(&sql_once, sql_config);
     return sqlite3_open_v2(path, db, flags | SQLITE_OPEN_NOMUTEX, NULL);
+}
+
+int pkg_sql_open_watched(const char *path, sqlite3 **db, int flags)
+{
+    pthread_once(&sql_once, sql_config);
+    return sqlite3_open_v2(path, db, flags | SQLITE_OPEN_NOMUTEX, vfs_ok ? PKG_VFS : NULL);
 }
 
 /* --- small sets ---------------------------------------------------------- */
@@ -832,12 +842,14 @@ int apkg_write_keep(const struct deck *d, const char *prev_path, struct apkg_pre
         db_path = xasprintf("%s-collection", zip_path);
     }
     struct pdeflate_set *set = keep ? pdeflate_set_new(1) : NULL;
-    if (rc == 0 && pkg_write_collection(&p, db_path, dg) < 0) rc = -1;
+    struct pdeflate_ahead *ahead = NULL; /* a kept set deflates on its own */
+    if (rc == 0 && pkg_write_collection(&p, db_path, set ? NULL : &ahead, dg) < 0) rc = -1;
     st->added += p.added;
     st->changed += p.changed;
     prof_mark("package: collection");
     if (rc == 0 && set) rc = pkg_deflate_kept(&p, set, db_path, dg);
-    if (rc == 0 && pkg_write_zip(&p, db_path, set, zip_path, dg) < 0) rc = -1;
+    if (rc == 0 && pkg_write_zip(&p, db_path, set, ahead, zip_path, dg) < 0) rc = -1;
+    else if (rc != 0) pdeflate_ahead_free(ahead);
     prof_mark("package: zip");
     if (rc == 0 && keep) {
         *keep = keep_new(&p, db_path, set, answered_only, dg, said_from, said_to);

@@ -5,6 +5,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,8 +45,40 @@ struct pdeflate {
     int done;          /* the last piece is made: crc is the file's */
     unsigned char *level_buf[PAR_MAX_WORKERS]; /* igzip's work space, per worker */
     size_t level_buf_size;
+    struct pdeflate_ahead *ahead; /* pieces deflated ahead, or NULL */
     zip_error_t error;
 };
+
+/* Pieces deflated ahead (pdeflate_ahead_start()). */
+struct pdeflate_ahead {
+    int fd;
+    int level;
+    size_t n;             /* pieces [1, n) may be deflated: complete at the start */
+    struct piece *v;      /* v[i].out: piece i deflated (not last), or NULL */
+    char *touched;        /* [n]: written since the start, with its dictionary */
+    atomic_int stop;      /* asks the thread to stop after its piece */
+    pthread_t tid;
+    int joined;
+    struct pdeflate_ahead_stats *st, own;
+};
+
+/* Piece i of the stream deflated ahead, if it can stand for what
+ * deflate_pieces() would make now: taken out of a (0), or 1. */
+static int take_ahead(struct pdeflate_ahead *a, size_t i, const struct pdeflate *z,
+                      struct piece *pc)
+{
+    if (!a || i == 0 || i >= a->n || !a->v[i].out || a->touched[i] ||
+        pc->in != PDEFLATE_PIECE ||
+        (uint64_t)(i + 1) * PDEFLATE_PIECE >= z->size) /* the last piece ends the stream */
+        return 1;
+    pc->out = a->v[i].out;
+    pc->len = a->v[i].len;
+    pc->crc = a->v[i].crc;
+    pc->err = 0;
+    a->v[i].out = NULL;
+    a->st->taken++;
+    return 0;
+}
 
 static int read_at(int fd, unsigned char *p, size_t n, uint64_t off)
 {
@@ -117,6 +151,7 @@ static void deflate_pieces(void *arg, size_t w, size_t begin, size_t end)
     for (size_t i = begin; i < end; i++) {
         struct piece *pc = &z->wave[i];
         uint64_t off = z->next + (uint64_t)i * PDEFLATE_PIECE;
+        if (pc->out) continue; /* deflated ahead (next_wave()) */
         size_t dict = off < WINDOW ? (size_t)off : WINDOW;
         unsigned char *in = xmalloc(dict + pc->in + 1);
         pc->err = read_at(z->fd, in, dict + pc->in, off - dict);
@@ -146,8 +181,13 @@ static int next_wave(struct pdeflate *z)
         off += z->wave[z->npieces].in;
         z->npieces++;
     } while (z->npieces < WAVE && off < z->size);
-    par_run(z->npieces, 1, z->workers < z->npieces ? z->workers : z->npieces, deflate_pieces,
-            z);
+    /* the pieces deflated ahead first, on this thread, so that the
+     * workers' chunks hold only work */
+    size_t todo = z->npieces;
+    for (size_t i = 0; i < z->npieces; i++)
+        todo -= take_ahead(z->ahead, (size_t)(z->next / PDEFLATE_PIECE) + i, z, &z->wave[i]) == 0;
+    if (todo)
+        par_run(z->npieces, 1, z->workers < todo ? z->workers : todo, deflate_pieces, z);
     for (size_t i = 0; i < z->npieces; i++) {
         if (z->wave[i].err) {
             zip_error_set(&z->error, ZIP_ER_READ, z->wave[i].err);
@@ -221,6 +261,7 @@ static zip_int64_t callback(void *state, void *data, zip_uint64_t len, zip_sourc
     case ZIP_SOURCE_FREE:
         free_wave(z);
         for (size_t w = 0; w < PAR_MAX_WORKERS; w++) free(z->level_buf[w]);
+        pdeflate_ahead_free(z->ahead);
         close(z->fd);
         zip_error_fini(&z->error);
         free(z);
@@ -237,12 +278,35 @@ static zip_int64_t callback(void *state, void *data, zip_uint64_t len, zip_sourc
 
 zip_source_t *pdeflate_source(zip_t *za, const char *path, int level)
 {
+    return pdeflate_source_ahead(za, path, level, NULL);
+}
+
+zip_source_t *pdeflate_source_ahead(zip_t *za, const char *path, int level,
+                                    struct pdeflate_ahead *a)
+{
+    if (a) { /* nothing of a changes from here on */
+        if (!a->joined) {
+            atomic_store(&a->stop, 1);
+            pthread_join(a->tid, NULL);
+            a->joined = 1;
+        }
+        if (a->level != clamp_level(level)) { /* other bytes: no use */
+            pdeflate_ahead_free(a);
+            a = NULL;
+        }
+    }
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     struct stat st;
-    if (fd < 0) return NULL;
+    if (fd < 0) {
+        int e = errno;
+        pdeflate_ahead_free(a);
+        errno = e;
+        return NULL;
+    }
     if (fstat(fd, &st) < 0) {
         int e = errno;
         close(fd);
+        pdeflate_ahead_free(a);
         errno = e;
         return NULL;
     }
@@ -252,14 +316,109 @@ zip_source_t *pdeflate_source(zip_t *za, const char *path, int level)
     z->level = clamp_level(level);
     z->level_buf_size = work_size(z->level);
     z->workers = par_workers(WAVE, 1);
+    z->ahead = a;
     zip_error_init(&z->error);
     zip_source_t *src = zip_source_function(za, callback, z);
     if (!src) {
         close(fd);
+        pdeflate_ahead_free(a);
         zip_error_fini(&z->error);
         free(z);
     }
     return src;
+}
+
+/* --- pieces deflated ahead -------------------------------------------------- */
+
+static void *ahead_run(void *arg)
+{
+    struct pdeflate_ahead *a = arg;
+    size_t work = work_size(a->level);
+    unsigned char *level_buf = xmalloc(work);
+    unsigned char *in = xmalloc(WINDOW + PDEFLATE_PIECE);
+    for (size_t i = 1; i < a->n && !atomic_load_explicit(&a->stop, memory_order_relaxed); i++) {
+        uint64_t off = (uint64_t)i * PDEFLATE_PIECE; /* past the first piece: a whole window */
+        struct piece *pc = &a->v[i];
+        if (read_at(a->fd, in, WINDOW + PDEFLATE_PIECE, off - WINDOW) ||
+            deflate_one(in + WINDOW, WINDOW, PDEFLATE_PIECE, 0, a->level, level_buf, work,
+                        &pc->out, &pc->len, &pc->crc)) {
+            free(pc->out);
+            pc->out = NULL;
+            break; /* the stream deflates this one and the rest */
+        }
+        /* held until libzip reads it: no slack of 1 MiB per piece */
+        pc->out = xrealloc(pc->out, pc->len ? pc->len : 1);
+        pc->in = PDEFLATE_PIECE;
+        a->st->made++;
+    }
+    free(in);
+    free(level_buf);
+    return NULL;
+}
+
+/* Worth a thread from this many complete pieces on. */
+#define AHEAD_MIN 4
+
+struct pdeflate_ahead *pdeflate_ahead_start(const char *path, int level,
+                                            struct pdeflate_ahead_stats *st)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat sb;
+    if (fd < 0) return NULL;
+    if (fstat(fd, &sb) < 0 || (uint64_t)sb.st_size / PDEFLATE_PIECE < AHEAD_MIN) {
+        close(fd);
+        return NULL;
+    }
+    struct pdeflate_ahead *a = xcalloc(1, sizeof *a);
+    a->fd = fd;
+    a->level = clamp_level(level);
+    a->n = (size_t)((uint64_t)sb.st_size / PDEFLATE_PIECE);
+    a->v = xcalloc(a->n, sizeof *a->v);
+    a->touched = xcalloc(a->n, 1);
+    a->st = st ? st : &a->own;
+    *a->st = (struct pdeflate_ahead_stats){0};
+    atomic_init(&a->stop, 0);
+    if (par_thread_create(&a->tid, ahead_run, a) != 0) {
+        close(fd);
+        free(a->v);
+        free(a->touched);
+        free(a);
+        return NULL;
+    }
+    return a;
+}
+
+void pdeflate_ahead_touched(struct pdeflate_ahead *a, uint64_t off, uint64_t len)
+{
+    if (!a || !len) return;
+    /* piece i is made of [i P, (i+1) P) and its dictionary, the window
+     * before it: a write reaches the pieces from its own to the one whose
+     * dictionary holds its last byte */
+    uint64_t end = len - 1 > UINT64_MAX - off ? UINT64_MAX : off + len - 1; /* its last byte */
+    uint64_t first = off / PDEFLATE_PIECE;
+    uint64_t last = end > UINT64_MAX - WINDOW ? UINT64_MAX : (end + WINDOW) / PDEFLATE_PIECE;
+    for (uint64_t i = first; i <= last && i < a->n; i++) a->touched[i] = 1;
+}
+
+void pdeflate_ahead_finish(struct pdeflate_ahead *a)
+{
+    if (!a || a->joined) return;
+    pthread_join(a->tid, NULL);
+    a->joined = 1;
+}
+
+void pdeflate_ahead_free(struct pdeflate_ahead *a)
+{
+    if (!a) return;
+    if (!a->joined) {
+        atomic_store(&a->stop, 1);
+        pthread_join(a->tid, NULL);
+    }
+    for (size_t i = 0; i < a->n; i++) free(a->v[i].out);
+    free(a->v);
+    free(a->touched);
+    close(a->fd);
+    free(a);
 }
 
 /* --- kept pieces ----------------------------------------------------------- */

@@ -17,6 +17,7 @@
 #define MDECK_PDEFLATE_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <zip.h>
 
 #define PDEFLATE_PIECE ((size_t)1 << 20)
@@ -26,6 +27,46 @@
  * with zip_file_add() and no compression set on the entry.  NULL when the
  * file cannot be opened (errno set). */
 zip_source_t *pdeflate_source(zip_t *za, const char *path, int level);
+
+/* --- pieces deflated ahead, while the file is still being written --------
+ *
+ * A collection's rows are in the file once they are committed; SQLite then
+ * makes the indexes, which writes new pages and the first one.  A thread
+ * started with pdeflate_ahead_start() deflates the file's complete pieces
+ * as they are at that moment (all but the first and the last, partial one),
+ * one after the other, on a CPU the indexes leave idle.  The writer reports
+ * every write it makes meanwhile (pdeflate_ahead_touched()); when the file
+ * is finished, pdeflate_source_ahead() stops the thread and makes the same
+ * stream as pdeflate_source(), the same bytes, taking each piece deflated
+ * ahead whose input and dictionary no write touched and that is not the
+ * file's last piece, and deflating the others as usual.  The pieces wait in
+ * memory (~33 MB for a 127 MB collection) until libzip takes them. */
+struct pdeflate_ahead;
+/* What became of the pieces deflated ahead: how many the thread made before
+ * it was stopped, and how many of them went into the stream. */
+struct pdeflate_ahead_stats {
+    size_t made, taken;
+};
+
+/* Starts deflating the file at path at level (as pdeflate_source): NULL
+ * when the file cannot be read, is too small to be worth it, or the
+ * thread cannot be started (the caller then goes on without).  st, when
+ * not NULL, is kept up to date until the source made from a is freed. */
+struct pdeflate_ahead *pdeflate_ahead_start(const char *path, int level,
+                                            struct pdeflate_ahead_stats *st);
+/* The file is about to get len bytes written at off (a truncation to off:
+ * len reaching past any file).  Called by the file's writer only, the
+ * thread that calls pdeflate_source_ahead() later. */
+void pdeflate_ahead_touched(struct pdeflate_ahead *a, uint64_t off, uint64_t len);
+/* pdeflate_source() for the finished file, taking over a (NULL: plain
+ * pdeflate_source()); a is freed even when NULL is returned. */
+zip_source_t *pdeflate_source_ahead(zip_t *za, const char *path, int level,
+                                    struct pdeflate_ahead *a);
+/* Waits until the thread has deflated every piece it could, instead of
+ * stopping it (the tests: what it made no longer depends on timing). */
+void pdeflate_ahead_finish(struct pdeflate_ahead *a);
+/* Stops the thread and frees what it made (NULL does nothing). */
+void pdeflate_ahead_free(struct pdeflate_ahead *a);
 
 /* --- the pieces kept, for a file changed in a few places ------------------
  *

@@ -1,6 +1,7 @@
 /* test_pdeflate.c - the collection deflated on every core must come back
  * from the zip exactly as it went in, with the right CRC, and the package
- * must not depend on the number of workers. */
+ * must not depend on the number of workers, nor on pieces deflated ahead
+ * while the file was still being written. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -8,9 +9,11 @@
 
 #include <cmocka.h>
 
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <zip.h>
 #include <zlib.h>
 
@@ -144,11 +147,151 @@ static void test_missing(void **state)
     zip_discard(za);
 }
 
+/* --- pieces deflated ahead ------------------------------------------------- */
+
+#define P PDEFLATE_PIECE
+
+static void write_new(const char *path, const unsigned char *p, size_t n)
+{
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(p, 1, n, f), n);
+    assert_int_equal(fclose(f), 0);
+}
+
+/* Writes n bytes of p at off into the file, as a writer would, and tells a
+ * unless told not to. */
+static void overwrite(const char *path, struct pdeflate_ahead *a, int tell, uint64_t off,
+                      const unsigned char *p, size_t n)
+{
+    if (tell) pdeflate_ahead_touched(a, off, n);
+    int fd = open(path, O_WRONLY);
+    assert_true(fd >= 0);
+    assert_int_equal(pwrite(fd, p, n, (off_t)off), (ssize_t)n);
+    assert_int_equal(close(fd), 0);
+}
+
+static void shorten(const char *path, struct pdeflate_ahead *a, uint64_t size)
+{
+    pdeflate_ahead_touched(a, size, UINT64_MAX - size);
+    assert_int_equal(truncate(path, (off_t)size), 0);
+}
+
+/* The zip of the file as it is now, made with what a deflated ahead (a is
+ * taken over), on four workers. */
+static void zip_ahead(const char *file, const char *zip_path, struct pdeflate_ahead *a,
+                      struct buf *out)
+{
+    setenv("MDECK_THREADS", "4", 1);
+    int ze = 0;
+    zip_t *za = zip_open(zip_path, ZIP_CREATE | ZIP_TRUNCATE, &ze);
+    assert_non_null(za);
+    zip_source_t *s = pdeflate_source_ahead(za, file, 1, a);
+    assert_non_null(s);
+    zip_int64_t idx = zip_file_add(za, "collection.anki2", s, 0);
+    assert_true(idx >= 0);
+    assert_int_equal(zip_file_set_dostime(za, (zip_uint64_t)idx, 0, 0x21, 0), 0);
+    assert_int_equal(zip_close(za), 0);
+    unsetenv("MDECK_THREADS");
+    buf_reset(out);
+    assert_int_equal(read_file(zip_path, out), 0);
+}
+
+/* What a build does: the file written, pieces deflated ahead, more writes
+ * (reported), then the zip.  It must be the very zip pdeflate_source()
+ * makes of the finished file, taking exactly the untouched pieces. */
+enum change { GROW, TRUNCATE, NOTHING, UNTOLD };
+
+static void ahead_case(size_t n, enum change what, size_t want_made, size_t want_taken)
+{
+    char file[128], zip1[128], zip2[128];
+    snprintf(file, sizeof file, "%s/coll", scratch_dir);
+    snprintf(zip1, sizeof zip1, "%s/plain.zip", scratch_dir);
+    snprintf(zip2, sizeof zip2, "%s/ahead.zip", scratch_dir);
+    size_t cap = n + 3 * P;
+    unsigned char *data = xmalloc(cap), *more = xmalloc(cap);
+    fill(data, cap, 7);
+    fill(more, cap, 8);
+    write_new(file, data, n);
+
+    struct pdeflate_ahead_stats st = {99, 99};
+    struct pdeflate_ahead *a = pdeflate_ahead_start(file, 1, &st);
+    assert_non_null(a);
+    pdeflate_ahead_finish(a);
+    assert_int_equal(st.made, want_made);
+    assert_int_equal(st.taken, 0);
+
+    switch (what) {
+    case GROW:
+        /* the first page, the end of piece 4 (piece 5's dictionary), and
+         * new pages after the end, as the indexes write them */
+        overwrite(file, a, 1, 100, more, 50);
+        overwrite(file, a, 1, 5 * P - 100, more + 100, 100);
+        overwrite(file, a, 1, n, more + 1000, 2 * P + P / 2);
+        break;
+    case TRUNCATE:
+        shorten(file, a, 5 * P + 10);
+        break;
+    case NOTHING:
+        break;
+    case UNTOLD: /* the writer forgets to tell: the test must notice */
+        overwrite(file, a, 0, 3 * P + 5, more, 20);
+        break;
+    }
+
+    struct buf plain = BUF_INIT, ahead = BUF_INIT;
+    zip_with(file, zip1, "1", &plain);
+    zip_ahead(file, zip2, a, &ahead);
+    assert_int_equal(st.taken, want_taken);
+    if (what == UNTOLD) {
+        assert_true(plain.len != ahead.len || memcmp(plain.s, ahead.s, plain.len) != 0);
+    } else {
+        assert_int_equal(plain.len, ahead.len);
+        assert_memory_equal(plain.s, ahead.s, plain.len);
+    }
+    buf_release(&plain);
+    buf_release(&ahead);
+    free(data);
+    free(more);
+}
+
+static void test_ahead(void **state)
+{
+    (void)state;
+    /* 9 whole pieces: 1..8 deflated ahead; pieces 0 (written), 4 and 5
+     * (the end of 4 written: 5's dictionary) redone; 9 grew */
+    ahead_case(9 * P + 123, GROW, 8, 6);
+    /* cut inside piece 5: 1..4 stand, 5.. are gone or changed */
+    ahead_case(9 * P + 123, TRUNCATE, 8, 4);
+    /* nothing written after: 1..5 made, but 5 is the last piece, which
+     * ends the stream, so it is made again */
+    ahead_case(6 * P, NOTHING, 5, 4);
+    ahead_case(9 * P + 123, UNTOLD, 8, 8);
+}
+
+/* Too small to be worth a thread, or missing: NULL, and the plain source
+ * takes over. */
+static void test_ahead_small(void **state)
+{
+    (void)state;
+    char file[128];
+    snprintf(file, sizeof file, "%s/small", scratch_dir);
+    unsigned char *data = xmalloc(3 * P);
+    fill(data, 3 * P, 3);
+    write_new(file, data, 3 * P);
+    assert_null(pdeflate_ahead_start(file, 1, NULL));
+    assert_null(pdeflate_ahead_start("/nonexistent/mdeck-collection", 1, NULL));
+    pdeflate_ahead_free(NULL);
+    free(data);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_sizes, scratch_setup, scratch_teardown),
         cmocka_unit_test_setup_teardown(test_missing, scratch_setup, scratch_teardown),
+        cmocka_unit_test_setup_teardown(test_ahead, scratch_setup, scratch_teardown),
+        cmocka_unit_test_setup_teardown(test_ahead_small, scratch_setup, scratch_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
