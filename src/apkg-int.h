@@ -26,15 +26,21 @@ int pkg_sql_open(const char *path, struct sqlite3 **db, int flags);
 int pkg_sql_open_watched(const char *path, struct sqlite3 **db, int flags);
 
 /* apkg-vfs.c: the default VFS, wrapped so that a connection can be told
- * where its main file is written.  Registered once, before the first
- * connection (pkg_sql_open()); 0 or -1. */
+ * where its main file is written, and so that its main file is written in
+ * large pieces (consecutive pages gathered).  Registered once, before the
+ * first connection (pkg_sql_open()); 0 or -1. */
 #define PKG_VFS "mdeck-writes"
-#define PKG_VFS_FCNTL_WATCH 0x6d647701 /* a file-control opcode of ours */
+#define PKG_VFS_FCNTL_WATCH 0x6d647701 /* file-control opcodes of ours */
+#define PKG_VFS_FCNTL_FLUSH 0x6d647702
 struct pkg_vfs_watch {
     void (*hook)(void *ctx, uint64_t off, uint64_t len);
     void *ctx;
 };
 int pkg_vfs_register(void);
+/* Writes what db's main file has gathered, so that the file can be read
+ * by others as SQLite wrote it: 0, or -1 (a write failed, or the file was
+ * not opened through PKG_VFS). */
+int pkg_vfs_flush(struct sqlite3 *db);
 /* From now on, hook(ctx, off, len) is called on db's thread before every
  * write of len bytes at off to db's main file, and before every truncation
  * to off bytes (len then reaches past any file); hook NULL stops it.  0, or

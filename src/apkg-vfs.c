@@ -1,5 +1,5 @@
 /* apkg-vfs.c - an SQLite VFS that tells whom it may concern where a file is
- * written.
+ * written, and writes it in large pieces.
  *
  * While SQLite makes the collection's indexes, the rows it committed before
  * are already in the file, and a second CPU can deflate them for the zip
@@ -8,36 +8,73 @@
  * allocation: this VFS reports every write and every truncation of a file
  * whose connection asked for it, and the deflate redoes what they touched.
  *
- * It wraps the default VFS and hands every call to it unchanged; the
- * wrapped file sits right after our own header in the space SQLite
- * allocates for a file (szOsFile). */
+ * SQLite writes a page (4 KiB) at a time, and on ext4 a pwrite() of 4 KiB
+ * costs three times what it costs per byte in 64 KiB writes (a test
+ * program writing 127 MB: 84-96 ms against 23-31 ms of CPU).  The
+ * collection is written in order as its rows are appended, so a main
+ * database file opened through this VFS gathers consecutive writes in a
+ * buffer of WBUF bytes and writes the buffer when a write does not follow
+ * on, and before anything that must see the file as SQLite wrote it: a
+ * read of the buffered bytes, the file's size, a truncation, a sync, an
+ * unlock, a mapping, a file control, the close, and pkg_vfs_flush().
+ *
+ * Everything else goes to the default VFS unchanged; the wrapped file sits
+ * right after our own header in the space SQLite allocates for a file
+ * (szOsFile). */
 #include "mdeck/apkg.h"
 #include "apkg-int.h"
 
 #include <sqlite3.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
+
+/* 64 KiB: the unix VFS writes at most 128 KiB - 1 bytes in one call (its
+ * seekAndWriteFd() masks the length with 0x1ffff) and says SQLITE_FULL for
+ * the rest */
+#define WBUF ((size_t)64 << 10)
 
 struct wfile {
     sqlite3_file base;
     struct pkg_vfs_watch w; /* hook NULL: nobody asked */
     sqlite3_file *real;     /* the default VFS's file, right after this header */
+    unsigned char *buf;     /* WBUF bytes gathered (main databases only), or NULL */
+    sqlite3_int64 boff;     /* where the gathered bytes go */
+    size_t blen;            /* how many there are */
 };
 
 static sqlite3_vfs *real_vfs;
 
 static sqlite3_file *real_of(sqlite3_file *f) { return ((struct wfile *)f)->real; }
 
+/* Writes the gathered bytes: SQLITE_OK, or the default VFS's error (the
+ * bytes are then dropped: SQLite treats the file as broken anyway). */
+static int flush(struct wfile *w)
+{
+    if (!w->blen) return SQLITE_OK;
+    size_t n = w->blen;
+    w->blen = 0;
+    return w->real->pMethods->xWrite(w->real, w->buf, (int)n, w->boff);
+}
+
 static int w_close(sqlite3_file *f)
 {
-    sqlite3_file *r = real_of(f);
-    return r->pMethods->xClose(r);
+    struct wfile *w = (struct wfile *)f;
+    int rc = flush(w);
+    int rc2 = w->real->pMethods->xClose(w->real);
+    free(w->buf);
+    w->buf = NULL;
+    return rc != SQLITE_OK ? rc : rc2;
 }
 
 static int w_read(sqlite3_file *f, void *p, int amt, sqlite3_int64 off)
 {
-    sqlite3_file *r = real_of(f);
-    return r->pMethods->xRead(r, p, amt, off);
+    struct wfile *w = (struct wfile *)f;
+    if (w->blen && off < w->boff + (sqlite3_int64)w->blen && w->boff < off + amt) {
+        int rc = flush(w);
+        if (rc != SQLITE_OK) return rc;
+    }
+    return w->real->pMethods->xRead(w->real, p, amt, off);
 }
 
 static int w_write(sqlite3_file *f, const void *p, int amt, sqlite3_int64 off)
@@ -46,26 +83,41 @@ static int w_write(sqlite3_file *f, const void *p, int amt, sqlite3_int64 off)
     /* told before the write: a reader that looks after the write is done
      * knows, whatever it read meanwhile */
     if (w->w.hook && amt > 0) w->w.hook(w->w.ctx, (uint64_t)off, (uint64_t)amt);
-    return w->real->pMethods->xWrite(w->real, p, amt, off);
+    if (!w->buf || amt <= 0) return w->real->pMethods->xWrite(w->real, p, amt, off);
+    if (w->blen && off == w->boff + (sqlite3_int64)w->blen && (size_t)amt <= WBUF - w->blen) {
+        memcpy(w->buf + w->blen, p, (size_t)amt);
+        w->blen += (size_t)amt;
+        return SQLITE_OK;
+    }
+    int rc = flush(w); /* in order: a later write may cover part of it */
+    if (rc != SQLITE_OK) return rc;
+    if ((size_t)amt > WBUF / 2) return w->real->pMethods->xWrite(w->real, p, amt, off);
+    memcpy(w->buf, p, (size_t)amt);
+    w->boff = off;
+    w->blen = (size_t)amt;
+    return SQLITE_OK;
 }
 
 static int w_truncate(sqlite3_file *f, sqlite3_int64 size)
 {
     struct wfile *w = (struct wfile *)f;
     if (w->w.hook) w->w.hook(w->w.ctx, (uint64_t)size, UINT64_MAX - (uint64_t)size);
-    return w->real->pMethods->xTruncate(w->real, size);
+    int rc = flush(w);
+    return rc != SQLITE_OK ? rc : w->real->pMethods->xTruncate(w->real, size);
 }
 
 static int w_sync(sqlite3_file *f, int flags)
 {
-    sqlite3_file *r = real_of(f);
-    return r->pMethods->xSync(r, flags);
+    struct wfile *w = (struct wfile *)f;
+    int rc = flush(w);
+    return rc != SQLITE_OK ? rc : w->real->pMethods->xSync(w->real, flags);
 }
 
 static int w_file_size(sqlite3_file *f, sqlite3_int64 *size)
 {
-    sqlite3_file *r = real_of(f);
-    return r->pMethods->xFileSize(r, size);
+    struct wfile *w = (struct wfile *)f;
+    int rc = flush(w);
+    return rc != SQLITE_OK ? rc : w->real->pMethods->xFileSize(w->real, size);
 }
 
 static int w_lock(sqlite3_file *f, int level)
@@ -76,8 +128,9 @@ static int w_lock(sqlite3_file *f, int level)
 
 static int w_unlock(sqlite3_file *f, int level)
 {
-    sqlite3_file *r = real_of(f);
-    return r->pMethods->xUnlock(r, level);
+    struct wfile *w = (struct wfile *)f;
+    int rc = flush(w);
+    return rc != SQLITE_OK ? rc : w->real->pMethods->xUnlock(w->real, level);
 }
 
 static int w_check_reserved(sqlite3_file *f, int *out)
@@ -93,6 +146,8 @@ static int w_file_control(sqlite3_file *f, int op, void *arg)
         w->w = *(const struct pkg_vfs_watch *)arg;
         return SQLITE_OK;
     }
+    int rc = flush(w);
+    if (op == PKG_VFS_FCNTL_FLUSH || rc != SQLITE_OK) return rc;
     return w->real->pMethods->xFileControl(w->real, op, arg);
 }
 
@@ -139,10 +194,11 @@ static int w_shm_unmap(sqlite3_file *f, int del)
 
 static int w_fetch(sqlite3_file *f, sqlite3_int64 off, int amt, void **pp)
 {
-    sqlite3_file *r = real_of(f);
+    struct wfile *w = (struct wfile *)f;
     *pp = NULL; /* no mapping: SQLite reads instead */
-    if (r->pMethods->iVersion < 3) return SQLITE_OK;
-    return r->pMethods->xFetch(r, off, amt, pp);
+    int rc = flush(w); /* a mapping shows the file, not the buffer */
+    if (rc != SQLITE_OK || w->real->pMethods->iVersion < 3) return rc;
+    return w->real->pMethods->xFetch(w->real, off, amt, pp);
 }
 
 static int w_unfetch(sqlite3_file *f, sqlite3_int64 off, void *p)
@@ -187,7 +243,10 @@ static int w_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *f, int flags
     int rc = real_vfs->xOpen(real_vfs, name, w->real, flags, out);
     /* pMethods stays NULL when the open failed: SQLite then never calls
      * xClose */
-    if (rc == SQLITE_OK && w->real->pMethods) w->base.pMethods = &w_methods;
+    if (rc == SQLITE_OK && w->real->pMethods) {
+        w->base.pMethods = &w_methods;
+        if (flags & SQLITE_OPEN_MAIN_DB) w->buf = malloc(WBUF); /* NULL: writes as they come */
+    }
     return rc;
 }
 
@@ -295,6 +354,11 @@ int pkg_vfs_register(void)
     w_vfs.szOsFile = (int)(HEAD + (size_t)real_vfs->szOsFile);
     w_vfs.mxPathname = real_vfs->mxPathname;
     return sqlite3_vfs_register(&w_vfs, 0) == SQLITE_OK ? 0 : -1;
+}
+
+int pkg_vfs_flush(sqlite3 *db)
+{
+    return sqlite3_file_control(db, "main", PKG_VFS_FCNTL_FLUSH, NULL) == SQLITE_OK ? 0 : -1;
 }
 
 int pkg_vfs_watch(sqlite3 *db, void (*hook)(void *ctx, uint64_t off, uint64_t len), void *ctx)

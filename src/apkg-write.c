@@ -502,7 +502,7 @@ int pkg_write_collection(struct pkg *p, const char *path, struct pdeflate_ahead 
     /* The rows are in the file: the other CPU deflates them while this one
      * makes the indexes (~0.2 s at 100k, when it would otherwise idle), and
      * the VFS says what the indexes write over, which is deflated again. */
-    if (ahead && par_workers(2, 1) > 1) {
+    if (ahead && par_workers(2, 1) > 1 && pkg_vfs_flush(db) == 0) {
         *ahead = pdeflate_ahead_start(path, 1, NULL);
         if (*ahead && pkg_vfs_watch(db, ahead_touched, *ahead) < 0) {
             pdeflate_ahead_free(*ahead);

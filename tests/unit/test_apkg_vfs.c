@@ -1,6 +1,7 @@
 /* test_apkg_vfs.c - the VFS that reports a collection's writes must report
  * every byte SQLite changes in the file, or pieces deflated ahead of the
- * indexes would go into the package stale. */
+ * indexes would go into the package stale; and the writes it gathers must
+ * leave the very file SQLite would have written without it. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -63,7 +64,9 @@ static void fill_rows(sqlite3 *db, int from, int to)
         sqlite3_bind_int(st, 1, i);
         sqlite3_bind_text(st, 2, text, -1, SQLITE_TRANSIENT);
         sqlite3_bind_int(st, 3, (i * 2654435761u) % 1000);
-        assert_int_equal(sqlite3_step(st), SQLITE_DONE);
+        int rc = sqlite3_step(st);
+        if (rc != SQLITE_DONE) fprintf(stderr, "row %d: %s\n", i, sqlite3_errmsg(db));
+        assert_int_equal(rc, SQLITE_DONE);
     }
     sqlite3_finalize(st);
 }
@@ -99,8 +102,16 @@ static void test_reports_writes(void **state)
     fill_rows(db, 0, 3000);
     exec_ok(db, "COMMIT");
 
+    /* the pages gathered are written when asked: the file then holds every
+     * page, as a reader beside SQLite sees it */
     struct buf before = BUF_INIT, after = BUF_INIT;
+    assert_int_equal(pkg_vfs_flush(db), 0);
     assert_int_equal(read_file(path, &before), 0);
+    sqlite3_stmt *q;
+    assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA page_count", -1, &q, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+    assert_int_equal(before.len, (size_t)sqlite3_column_int64(q, 0) * 4096);
+    sqlite3_finalize(q);
     struct seen s = {0};
     assert_int_equal(pkg_vfs_watch(db, record, &s), 0);
     /* what the build does next (indexes, which sort and append), and what
@@ -138,6 +149,62 @@ static void test_reports_writes(void **state)
     buf_release(&after);
 }
 
+/* The same statements through the VFS (writes gathered, reads between
+ * them, a page cache small enough to spill and read back) and through the
+ * default one: the same bytes. */
+static void same_work(sqlite3 *db)
+{
+    exec_ok(db, "PRAGMA page_size=4096; PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;"
+                "PRAGMA locking_mode=EXCLUSIVE; PRAGMA cache_size=-128;"
+                "CREATE TABLE t (id integer primary key, body text not null, k integer not null);"
+                "BEGIN");
+    fill_rows(db, 0, 2000);
+    exec_ok(db, "COMMIT; CREATE INDEX ix_k ON t (k);"
+                "UPDATE t SET body = body || 'x' WHERE id % 13 = 0;"
+                "DELETE FROM t WHERE id % 7 = 0; BEGIN");
+    fill_rows(db, 2000, 2600);
+    /* rows spread over the table changed in one transaction, with room for
+     * a few pages only: pages are written out and read back before the
+     * commit, among them pages still gathered */
+    exec_ok(db, "COMMIT; PRAGMA cache_size=10; BEGIN;"
+                "UPDATE t SET body = body || 'yy' WHERE k % 3 = 0;"
+                "INSERT INTO t SELECT id + 100000, body, k FROM t WHERE k % 5 = 0;"
+                "COMMIT");
+    sqlite3_stmt *q;
+    assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &q, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+    assert_string_equal((const char *)sqlite3_column_text(q, 0), "ok");
+    sqlite3_finalize(q);
+}
+
+static void test_same_bytes(void **state)
+{
+    (void)state;
+    char a[256], b[256];
+    snprintf(a, sizeof a, "%s/through.db", scratch_dir);
+    snprintf(b, sizeof b, "%s/default.db", scratch_dir);
+    sqlite3 *db = NULL;
+    assert_int_equal(pkg_sql_open_watched(a, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE),
+                     SQLITE_OK);
+    struct seen s = {0};
+    assert_int_equal(pkg_vfs_watch(db, record, &s), 0);
+    same_work(db);
+    assert_int_equal(sqlite3_close(db), SQLITE_OK);
+    assert_true(s.n > 0);
+    assert_int_equal(pkg_sql_open(b, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE),
+                     SQLITE_OK);
+    same_work(db);
+    assert_int_equal(sqlite3_close(db), SQLITE_OK);
+    struct buf x = BUF_INIT, y = BUF_INIT;
+    assert_int_equal(read_file(a, &x), 0);
+    assert_int_equal(read_file(b, &y), 0);
+    assert_int_equal(x.len, y.len);
+    assert_memory_equal(x.s, y.s, x.len);
+    buf_release(&x);
+    buf_release(&y);
+    free(s.v);
+}
+
 /* Asked of a connection that does not go through the VFS: refused, so
  * that nothing is deflated ahead without the writes being known. */
 static void test_plain_refused(void **state)
@@ -160,6 +227,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_reports_writes, scratch_setup, scratch_teardown),
+        cmocka_unit_test_setup_teardown(test_same_bytes, scratch_setup, scratch_teardown),
         cmocka_unit_test_setup_teardown(test_plain_refused, scratch_setup, scratch_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
