@@ -85,14 +85,23 @@ static void check_covered(const struct buf *before, const struct buf *after,
     assert_true(changed > 0); /* the case did write */
 }
 
+/* A new database named name in the scratch folder (its path in path),
+ * opened through PKG_VFS or, when not watched, the default VFS. */
+static sqlite3 *open_new(char *path, size_t size, const char *name, int watched)
+{
+    snprintf(path, size, "%s/%s", scratch_dir, name);
+    sqlite3 *db = NULL;
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+    int rc = watched ? pkg_sql_open_watched(path, &db, flags) : pkg_sql_open(path, &db, flags);
+    assert_int_equal(rc, SQLITE_OK);
+    return db;
+}
+
 static void test_reports_writes(void **state)
 {
     (void)state;
     char path[256];
-    snprintf(path, sizeof path, "%s/coll.db", scratch_dir);
-    sqlite3 *db = NULL;
-    assert_int_equal(pkg_sql_open_watched(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE),
-                     SQLITE_OK);
+    sqlite3 *db = open_new(path, sizeof path, "coll.db", 1);
     /* the collection's own settings: no journal, a small page cache that
      * spills during the inserts */
     exec_ok(db, "PRAGMA page_size=4096; PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;"
@@ -181,18 +190,13 @@ static void test_same_bytes(void **state)
 {
     (void)state;
     char a[256], b[256];
-    snprintf(a, sizeof a, "%s/through.db", scratch_dir);
-    snprintf(b, sizeof b, "%s/default.db", scratch_dir);
-    sqlite3 *db = NULL;
-    assert_int_equal(pkg_sql_open_watched(a, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE),
-                     SQLITE_OK);
+    sqlite3 *db = open_new(a, sizeof a, "through.db", 1);
     struct seen s = {0};
     assert_int_equal(pkg_vfs_watch(db, record, &s), 0);
     same_work(db);
     assert_int_equal(sqlite3_close(db), SQLITE_OK);
     assert_true(s.n > 0);
-    assert_int_equal(pkg_sql_open(b, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE),
-                     SQLITE_OK);
+    db = open_new(b, sizeof b, "default.db", 0);
     same_work(db);
     assert_int_equal(sqlite3_close(db), SQLITE_OK);
     struct buf x = BUF_INIT, y = BUF_INIT;
@@ -211,10 +215,7 @@ static void test_plain_refused(void **state)
 {
     (void)state;
     char path[256];
-    snprintf(path, sizeof path, "%s/plain.db", scratch_dir);
-    sqlite3 *db = NULL;
-    assert_int_equal(pkg_sql_open(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE),
-                     SQLITE_OK);
+    sqlite3 *db = open_new(path, sizeof path, "plain.db", 0);
     exec_ok(db, "CREATE TABLE t (x)");
     struct seen s = {0};
     assert_int_equal(pkg_vfs_watch(db, record, &s), -1);

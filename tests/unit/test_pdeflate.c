@@ -38,14 +38,17 @@ static void fill(unsigned char *p, size_t n, uint32_t seed)
     }
 }
 
-/* Zips data (as file path) with pdeflate into zip_path; returns the zip's bytes. */
-static void zip_with(const char *file, const char *zip_path, const char *threads, struct buf *out)
+/* Zips the file at path into zip_path with pdeflate on threads workers,
+ * taking what a deflated ahead when a is not NULL (a is taken over);
+ * returns the zip's bytes. */
+static void zip_ahead_with(const char *file, const char *zip_path, const char *threads,
+                           struct pdeflate_ahead *a, struct buf *out)
 {
     setenv("MDECK_THREADS", threads, 1);
     int ze = 0;
     zip_t *za = zip_open(zip_path, ZIP_CREATE | ZIP_TRUNCATE, &ze);
     assert_non_null(za);
-    zip_source_t *s = pdeflate_source(za, file, 1);
+    zip_source_t *s = a ? pdeflate_source_ahead(za, file, 1, a) : pdeflate_source(za, file, 1);
     assert_non_null(s);
     zip_int64_t idx = zip_file_add(za, "collection.anki2", s, 0);
     assert_true(idx >= 0);
@@ -54,6 +57,11 @@ static void zip_with(const char *file, const char *zip_path, const char *threads
     unsetenv("MDECK_THREADS");
     buf_reset(out);
     assert_int_equal(read_file(zip_path, out), 0);
+}
+
+static void zip_with(const char *file, const char *zip_path, const char *threads, struct buf *out)
+{
+    zip_ahead_with(file, zip_path, threads, NULL, out);
 }
 
 static void roundtrip(size_t n, uint32_t seed)
@@ -177,26 +185,6 @@ static void shorten(const char *path, struct pdeflate_ahead *a, uint64_t size)
     assert_int_equal(truncate(path, (off_t)size), 0);
 }
 
-/* The zip of the file as it is now, made with what a deflated ahead (a is
- * taken over), on four workers. */
-static void zip_ahead(const char *file, const char *zip_path, struct pdeflate_ahead *a,
-                      struct buf *out)
-{
-    setenv("MDECK_THREADS", "4", 1);
-    int ze = 0;
-    zip_t *za = zip_open(zip_path, ZIP_CREATE | ZIP_TRUNCATE, &ze);
-    assert_non_null(za);
-    zip_source_t *s = pdeflate_source_ahead(za, file, 1, a);
-    assert_non_null(s);
-    zip_int64_t idx = zip_file_add(za, "collection.anki2", s, 0);
-    assert_true(idx >= 0);
-    assert_int_equal(zip_file_set_dostime(za, (zip_uint64_t)idx, 0, 0x21, 0), 0);
-    assert_int_equal(zip_close(za), 0);
-    unsetenv("MDECK_THREADS");
-    buf_reset(out);
-    assert_int_equal(read_file(zip_path, out), 0);
-}
-
 /* What a build does: the file written, pieces deflated ahead, more writes
  * (reported), then the zip.  It must be the very zip pdeflate_source()
  * makes of the finished file, taking exactly the untouched pieces. */
@@ -241,7 +229,7 @@ static void ahead_case(size_t n, enum change what, size_t want_made, size_t want
 
     struct buf plain = BUF_INIT, ahead = BUF_INIT;
     zip_with(file, zip1, "1", &plain);
-    zip_ahead(file, zip2, a, &ahead);
+    zip_ahead_with(file, zip2, "4", a, &ahead);
     assert_int_equal(st.taken, want_taken);
     if (what == UNTOLD) {
         assert_true(plain.len != ahead.len || memcmp(plain.s, ahead.s, plain.len) != 0);
