@@ -67,9 +67,10 @@ struct pdeflate_ahead {
 static int take_ahead(struct pdeflate_ahead *a, size_t i, const struct pdeflate *z,
                       struct piece *pc)
 {
+    /* not the last piece, which ends the stream: so a whole one, as when
+     * it was deflated ahead */
     if (!a || i == 0 || i >= a->n || !a->v[i].out || a->touched[i] ||
-        pc->in != PDEFLATE_PIECE ||
-        (uint64_t)(i + 1) * PDEFLATE_PIECE >= z->size) /* the last piece ends the stream */
+        (uint64_t)(i + 1) * PDEFLATE_PIECE >= z->size)
         return 1;
     pc->out = a->v[i].out;
     pc->len = a->v[i].len;
@@ -348,7 +349,6 @@ static void *ahead_run(void *arg)
         }
         /* held until libzip reads it: no slack of 1 MiB per piece */
         pc->out = xrealloc(pc->out, pc->len ? pc->len : 1);
-        pc->in = PDEFLATE_PIECE;
         a->st->made++;
     }
     free(in);
