@@ -121,15 +121,16 @@ int64_t pkg_new_mod(const struct pkg *p, int64_t prev_mod);
  * p->bufs[1] (pkg_free_media() releases them); the collection built in the
  * file at path, and when ahead is not NULL and a second CPU is there, its
  * rows deflated on that CPU while the indexes are made (*ahead, or NULL;
- * set even when the build fails); the package written into zip_path from
- * both, the collection deflated from set when not NULL (pdeflate.h), else
- * from the file and what ahead holds (taken over, NULL or not).  Each
- * returns 0 or -1 with a diagnostic. */
+ * set even when the build fails; their SHA-1s taken too when kept is set,
+ * for pkg_deflate_kept()); the package written into zip_path from both,
+ * the collection deflated from set when not NULL (pdeflate.h), else from
+ * the file and what ahead holds (taken over, NULL or not).  Each returns 0
+ * or -1 with a diagnostic. */
 int pkg_load_media(struct pkg *p, struct diags *dg);
 void pkg_free_media(struct pkg *p);
 struct pdeflate_ahead;
 int pkg_write_collection(struct pkg *p, const char *path, struct pdeflate_ahead **ahead,
-                         struct diags *dg);
+                         int kept, struct diags *dg);
 struct pdeflate_set;
 int pkg_write_zip(struct pkg *p, const char *db_path, struct pdeflate_set *set,
                   struct pdeflate_ahead *ahead, const char *zip_path, struct diags *dg);
@@ -190,9 +191,10 @@ size_t pkg_card_ords(struct buf *scratch, const struct anki_model *m, const char
  * inserts other notes, with its own a and scratch. */
 int pkg_note_settle(const struct pkg *p, struct pnote *pn, const struct buf *flds,
                     struct arena *a, struct buf *scratch);
-/* The collection at db_path deflated into set (its pieces kept). */
+/* The collection at db_path deflated into set (its pieces kept), taking
+ * what ahead deflated (taken over; NULL: none). */
 struct pdeflate_set;
 int pkg_deflate_kept(struct pkg *p, struct pdeflate_set *set, const char *db_path,
-                     struct diags *dg);
+                     struct pdeflate_ahead *ahead, struct diags *dg);
 
 #endif

@@ -113,7 +113,7 @@ static int write_update(struct apkg_keep *k, struct pkg_edit *e, size_t ne,
     for (size_t i = 0; i < ne; i++) rewritten += (size_t)e[i].changed;
     /* No row written: the file is as the pieces describe it (reading it
      * writes nothing), so the pass over it would find nothing. */
-    if (rewritten && pkg_deflate_kept(p, k->set, k->db_path, dg) < 0) return -1;
+    if (rewritten && pkg_deflate_kept(p, k->set, k->db_path, NULL, dg) < 0) return -1;
     k->deflated = rewritten ? pdeflate_set_deflated(k->set) : 0;
     prof_mark("package update: pieces");
     int rc = pkg_load_media(p, dg) == 0 && pkg_write_zip(p, k->db_path, k->set, NULL, zip_path, dg) == 0

@@ -456,7 +456,7 @@ static void ahead_touched(void *ctx, uint64_t off, uint64_t len)
 }
 
 int pkg_write_collection(struct pkg *p, const char *path, struct pdeflate_ahead **ahead,
-                         struct diags *dg)
+                         int kept, struct diags *dg)
 {
     sqlite3 *db = NULL;
     if (ahead) *ahead = NULL;
@@ -503,7 +503,7 @@ int pkg_write_collection(struct pkg *p, const char *path, struct pdeflate_ahead 
      * makes the indexes (~0.2 s at 100k, when it would otherwise idle), and
      * the VFS says what the indexes write over, which is deflated again. */
     if (ahead && par_workers(2, 1) > 1 && pkg_vfs_flush(db) == 0) {
-        *ahead = pdeflate_ahead_start(path, 1, NULL);
+        *ahead = pdeflate_ahead_start(path, 1, kept, NULL);
         if (*ahead && pkg_vfs_watch(db, ahead_touched, *ahead) < 0) {
             pdeflate_ahead_free(*ahead);
             *ahead = NULL;

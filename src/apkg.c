@@ -808,9 +808,9 @@ void apkg_keep_free(struct apkg_keep *k)
 
 /* The collection deflated into set, its pieces kept. */
 int pkg_deflate_kept(struct pkg *p, struct pdeflate_set *set, const char *db_path,
-                        struct diags *dg)
+                     struct pdeflate_ahead *ahead, struct diags *dg)
 {
-    if (pdeflate_set_update(set, db_path) == 0) return 0;
+    if (pdeflate_set_update_ahead(set, db_path, ahead) == 0) return 0;
     diag_add(dg, SEV_ERROR, p->out_path, 0, 0,
              "cannot compress the Anki collection: %s (the previous file is kept)",
              strerror(errno));
@@ -842,12 +842,15 @@ int apkg_write_keep(const struct deck *d, const char *prev_path, struct apkg_pre
         db_path = xasprintf("%s-collection", zip_path);
     }
     struct pdeflate_set *set = keep ? pdeflate_set_new(1) : NULL;
-    struct pdeflate_ahead *ahead = NULL; /* a kept set deflates on its own */
-    if (rc == 0 && pkg_write_collection(&p, db_path, set ? NULL : &ahead, dg) < 0) rc = -1;
+    struct pdeflate_ahead *ahead = NULL;
+    if (rc == 0 && pkg_write_collection(&p, db_path, &ahead, set != NULL, dg) < 0) rc = -1;
     st->added += p.added;
     st->changed += p.changed;
     prof_mark("package: collection");
-    if (rc == 0 && set) rc = pkg_deflate_kept(&p, set, db_path, dg);
+    if (rc == 0 && set) {
+        rc = pkg_deflate_kept(&p, set, db_path, ahead, dg);
+        ahead = NULL; /* taken */
+    }
     if (rc == 0 && pkg_write_zip(&p, db_path, set, ahead, zip_path, dg) < 0) rc = -1;
     else if (rc != 0) pdeflate_ahead_free(ahead);
     prof_mark("package: zip");

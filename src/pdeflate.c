@@ -56,22 +56,38 @@ struct pdeflate_ahead {
     size_t n;             /* pieces [1, n) may be deflated: complete at the start */
     struct piece *v;      /* v[i].out: piece i deflated (not last), or NULL */
     char *touched;        /* [n]: written since the start, with its dictionary */
+    int hash;             /* also each piece's SHA-1, for a pdeflate_set */
+    uint8_t (*sha)[20];   /* [n] when hash: of the dictionary and the piece */
     atomic_int stop;      /* asks the thread to stop after its piece */
     pthread_t tid;
     int joined;
     struct pdeflate_ahead_stats *st, own;
 };
 
+/* Whether piece i deflated ahead stands for what would be made of it now
+ * that the file has size bytes: made, untouched, and not the last piece,
+ * which ends the stream (so a whole one, as when it was deflated). */
+static int ahead_has(const struct pdeflate_ahead *a, size_t i, uint64_t size)
+{
+    return a && i > 0 && i < a->n && a->v[i].out && !a->touched[i] &&
+           (uint64_t)(i + 1) * PDEFLATE_PIECE < size;
+}
+
+/* Stops the thread after its piece: from then on nothing of a changes. */
+static void ahead_stop(struct pdeflate_ahead *a)
+{
+    if (!a || a->joined) return;
+    atomic_store(&a->stop, 1);
+    pthread_join(a->tid, NULL);
+    a->joined = 1;
+}
+
 /* Piece i of the stream deflated ahead, if it can stand for what
  * deflate_pieces() would make now: taken out of a (0), or 1. */
 static int take_ahead(struct pdeflate_ahead *a, size_t i, const struct pdeflate *z,
                       struct piece *pc)
 {
-    /* not the last piece, which ends the stream: so a whole one, as when
-     * it was deflated ahead */
-    if (!a || i == 0 || i >= a->n || !a->v[i].out || a->touched[i] ||
-        (uint64_t)(i + 1) * PDEFLATE_PIECE >= z->size)
-        return 1;
+    if (!ahead_has(a, i, z->size)) return 1;
     pc->out = a->v[i].out;
     pc->len = a->v[i].len;
     pc->crc = a->v[i].crc;
@@ -285,16 +301,10 @@ zip_source_t *pdeflate_source(zip_t *za, const char *path, int level)
 zip_source_t *pdeflate_source_ahead(zip_t *za, const char *path, int level,
                                     struct pdeflate_ahead *a)
 {
-    if (a) { /* nothing of a changes from here on */
-        if (!a->joined) {
-            atomic_store(&a->stop, 1);
-            pthread_join(a->tid, NULL);
-            a->joined = 1;
-        }
-        if (a->level != clamp_level(level)) { /* other bytes: no use */
-            pdeflate_ahead_free(a);
-            a = NULL;
-        }
+    ahead_stop(a);
+    if (a && a->level != clamp_level(level)) { /* other bytes: no use */
+        pdeflate_ahead_free(a);
+        a = NULL;
     }
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     struct stat st;
@@ -349,6 +359,7 @@ static void *ahead_run(void *arg)
         }
         /* held until libzip reads it: no slack of 1 MiB per piece */
         pc->out = xrealloc(pc->out, pc->len ? pc->len : 1);
+        if (a->hash) sha1(in, WINDOW + PDEFLATE_PIECE, a->sha[i]);
         a->st->made++;
     }
     free(in);
@@ -359,7 +370,7 @@ static void *ahead_run(void *arg)
 /* Worth a thread from this many complete pieces on. */
 #define AHEAD_MIN 4
 
-struct pdeflate_ahead *pdeflate_ahead_start(const char *path, int level,
+struct pdeflate_ahead *pdeflate_ahead_start(const char *path, int level, int hash,
                                             struct pdeflate_ahead_stats *st)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -375,14 +386,14 @@ struct pdeflate_ahead *pdeflate_ahead_start(const char *path, int level,
     a->n = (size_t)((uint64_t)sb.st_size / PDEFLATE_PIECE);
     a->v = xcalloc(a->n, sizeof *a->v);
     a->touched = xcalloc(a->n, 1);
+    a->hash = hash;
+    if (hash) a->sha = xcalloc(a->n, sizeof *a->sha);
     a->st = st ? st : &a->own;
     *a->st = (struct pdeflate_ahead_stats){0};
     atomic_init(&a->stop, 0);
     if (par_thread_create(&a->tid, ahead_run, a) != 0) {
-        close(fd);
-        free(a->v);
-        free(a->touched);
-        free(a);
+        a->joined = 1; /* no thread to wait for */
+        pdeflate_ahead_free(a);
         return NULL;
     }
     return a;
@@ -410,12 +421,10 @@ void pdeflate_ahead_finish(struct pdeflate_ahead *a)
 void pdeflate_ahead_free(struct pdeflate_ahead *a)
 {
     if (!a) return;
-    if (!a->joined) {
-        atomic_store(&a->stop, 1);
-        pthread_join(a->tid, NULL);
-    }
+    ahead_stop(a);
     for (size_t i = 0; i < a->n; i++) free(a->v[i].out);
     free(a->v);
+    free(a->sha);
     free(a->touched);
     close(a->fd);
     free(a);
@@ -447,6 +456,7 @@ struct pass {
     const unsigned char *map;
     uint64_t size;
     size_t n;
+    char *done;  /* settled before the scan, from pieces deflated ahead */
     char *redo;
     struct kept *fresh;
     int *err;
@@ -472,6 +482,7 @@ static void scan_pieces(void *arg, size_t w, size_t begin, size_t end)
     struct pass *ps = arg;
     int level = ps->s->level;
     for (size_t i = begin; i < end; i++) {
+        if (ps->done[i]) continue;
         uint64_t off;
         size_t dict, len;
         span(ps, i, &off, &dict, &len);
@@ -575,22 +586,61 @@ struct pdeflate_set *pdeflate_set_new(int level)
     return s;
 }
 
+/* Settles, before the scan, the pieces deflated ahead that still stand:
+ * one whose input is what the set holds stays as it is, the others are
+ * taken as fresh, with the SHA-1 the thread took. */
+static void take_ahead_set(struct pass *ps, struct pdeflate_ahead *a)
+{
+    for (size_t i = 0; i < ps->n; i++) {
+        if (!ahead_has(a, i, ps->size)) continue;
+        ps->done[i] = 1;
+        a->st->taken++;
+        const struct kept *k = i < ps->s->n ? &ps->s->v[i] : NULL;
+        if (k && k->in == PDEFLATE_PIECE && !k->last && !memcmp(k->sha, a->sha[i], 20))
+            continue;
+        struct kept *f = &ps->fresh[i];
+        f->out = a->v[i].out;
+        a->v[i].out = NULL;
+        f->len = a->v[i].len;
+        f->crc = a->v[i].crc;
+        f->in = PDEFLATE_PIECE;
+        f->last = 0;
+        memcpy(f->sha, a->sha[i], sizeof f->sha);
+        ps->redo[i] = 1;
+    }
+}
+
 int pdeflate_set_update(struct pdeflate_set *s, const char *path)
 {
+    return pdeflate_set_update_ahead(s, path, NULL);
+}
+
+int pdeflate_set_update_ahead(struct pdeflate_set *s, const char *path, struct pdeflate_ahead *a)
+{
+    ahead_stop(a);
+    if (a && (!a->hash || a->level != s->level)) { /* no use */
+        pdeflate_ahead_free(a);
+        a = NULL;
+    }
     struct pass ps = {.s = s};
     int err = map_file(path, &ps);
     if (err) {
+        pdeflate_ahead_free(a);
         drop_pieces(s, 0);
         errno = err;
         return -1;
     }
+    ps.done = xcalloc(ps.n, sizeof *ps.done);
     ps.redo = xcalloc(ps.n, sizeof *ps.redo);
     ps.fresh = xcalloc(ps.n, sizeof *ps.fresh);
     ps.err = xcalloc(ps.n, sizeof *ps.err);
+    take_ahead_set(&ps, a);
+    pdeflate_ahead_free(a);
     par_run(ps.n, 1, par_workers(ps.n, 1), scan_pieces, &ps);
     err = take_fresh(s, &ps);
     if (ps.size) munmap((void *)ps.map, (size_t)ps.size);
     for (size_t w = 0; w < PAR_MAX_WORKERS; w++) free(ps.work[w]);
+    free(ps.done);
     free(ps.redo);
     free(ps.fresh);
     free(ps.err);

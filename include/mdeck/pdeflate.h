@@ -48,11 +48,13 @@ struct pdeflate_ahead_stats {
     size_t made, taken;
 };
 
-/* Starts deflating the file at path at level (as pdeflate_source): NULL
+/* Starts deflating the file at path at level (as pdeflate_source), and
+ * when hash is set also taking each piece's SHA-1, so that a
+ * pdeflate_set can take the pieces (pdeflate_set_update_ahead()): NULL
  * when the file cannot be read, is too small to be worth it, or the
  * thread cannot be started (the caller then goes on without).  st, when
- * not NULL, is kept up to date until the source made from a is freed. */
-struct pdeflate_ahead *pdeflate_ahead_start(const char *path, int level,
+ * not NULL, is kept up to date until a is freed. */
+struct pdeflate_ahead *pdeflate_ahead_start(const char *path, int level, int hash,
                                             struct pdeflate_ahead_stats *st);
 /* The file is about to get len bytes written at off (a truncation to off:
  * len reaching past any file).  Called by the file's writer only, the
@@ -87,7 +89,13 @@ struct pdeflate_set *pdeflate_set_new(int level);
 /* Makes the set describe the file at path now: 0, or -1 with errno set (the
  * set is then empty, and the next update deflates every piece). */
 int pdeflate_set_update(struct pdeflate_set *s, const char *path);
-/* The file's pieces, and how many of them the last update deflated. */
+/* The same, taking the pieces a deflated ahead (started with hash set, at
+ * the set's level) where they still stand: only the others are hashed and,
+ * when their input changed, deflated.  a is taken over (NULL: as
+ * pdeflate_set_update()). */
+int pdeflate_set_update_ahead(struct pdeflate_set *s, const char *path, struct pdeflate_ahead *a);
+/* The file's pieces, and how many of them the last update deflated (those
+ * deflated ahead and taken included). */
 size_t pdeflate_set_pieces(const struct pdeflate_set *s);
 size_t pdeflate_set_deflated(const struct pdeflate_set *s);
 /* The deflated file as a libzip source (added like pdeflate_source's),

@@ -39,16 +39,18 @@ static void fill(unsigned char *p, size_t n, uint32_t seed)
 }
 
 /* Zips the file at path into zip_path with pdeflate on threads workers,
- * taking what a deflated ahead when a is not NULL (a is taken over);
- * returns the zip's bytes. */
-static void zip_ahead_with(const char *file, const char *zip_path, const char *threads,
-                           struct pdeflate_ahead *a, struct buf *out)
+ * taking what a deflated ahead when a is not NULL (a is taken over), or
+ * from set when that is not NULL; returns the zip's bytes. */
+static void zip_made(const char *file, const char *zip_path, const char *threads,
+                     struct pdeflate_ahead *a, const struct pdeflate_set *set, struct buf *out)
 {
     setenv("MDECK_THREADS", threads, 1);
     int ze = 0;
     zip_t *za = zip_open(zip_path, ZIP_CREATE | ZIP_TRUNCATE, &ze);
     assert_non_null(za);
-    zip_source_t *s = a ? pdeflate_source_ahead(za, file, 1, a) : pdeflate_source(za, file, 1);
+    zip_source_t *s = set ? pdeflate_set_source(za, set)
+                      : a ? pdeflate_source_ahead(za, file, 1, a)
+                          : pdeflate_source(za, file, 1);
     assert_non_null(s);
     zip_int64_t idx = zip_file_add(za, "collection.anki2", s, 0);
     assert_true(idx >= 0);
@@ -61,7 +63,7 @@ static void zip_ahead_with(const char *file, const char *zip_path, const char *t
 
 static void zip_with(const char *file, const char *zip_path, const char *threads, struct buf *out)
 {
-    zip_ahead_with(file, zip_path, threads, NULL, out);
+    zip_made(file, zip_path, threads, NULL, NULL, out);
 }
 
 static void roundtrip(size_t n, uint32_t seed)
@@ -190,7 +192,9 @@ static void shorten(const char *path, struct pdeflate_ahead *a, uint64_t size)
  * makes of the finished file, taking exactly the untouched pieces. */
 enum change { GROW, TRUNCATE, NOTHING, UNTOLD };
 
-static void ahead_case(size_t n, enum change what, size_t want_made, size_t want_taken)
+/* kept: the pieces go into a pdeflate_set instead (pdeflate_set_update_ahead()),
+ * which must then describe the file as an update without them would. */
+static void ahead_case(size_t n, enum change what, size_t want_made, size_t want_taken, int kept)
 {
     char file[128], zip1[128], zip2[128];
     snprintf(file, sizeof file, "%s/coll", scratch_dir);
@@ -203,7 +207,7 @@ static void ahead_case(size_t n, enum change what, size_t want_made, size_t want
     write_new(file, data, n);
 
     struct pdeflate_ahead_stats st = {99, 99};
-    struct pdeflate_ahead *a = pdeflate_ahead_start(file, 1, &st);
+    struct pdeflate_ahead *a = pdeflate_ahead_start(file, 1, kept, &st);
     assert_non_null(a);
     pdeflate_ahead_finish(a);
     assert_int_equal(st.made, want_made);
@@ -229,8 +233,24 @@ static void ahead_case(size_t n, enum change what, size_t want_made, size_t want
 
     struct buf plain = BUF_INIT, ahead = BUF_INIT;
     zip_with(file, zip1, "1", &plain);
-    zip_ahead_with(file, zip2, "4", a, &ahead);
+    struct pdeflate_set *set = NULL;
+    if (kept) {
+        set = pdeflate_set_new(1);
+        assert_int_equal(pdeflate_set_update_ahead(set, file, a), 0);
+        /* every piece is new to the set: deflated ahead or now */
+        assert_int_equal(pdeflate_set_deflated(set), pdeflate_set_pieces(set));
+        zip_made(file, zip2, "4", NULL, set, &ahead);
+    } else {
+        zip_made(file, zip2, "4", a, NULL, &ahead);
+    }
     assert_int_equal(st.taken, want_taken);
+    if (kept && what != UNTOLD) {
+        /* the SHA-1s taken ahead are the file's: an update of the same
+         * file deflates nothing again */
+        assert_int_equal(pdeflate_set_update(set, file), 0);
+        assert_int_equal(pdeflate_set_deflated(set), 0);
+    }
+    pdeflate_set_free(set);
     if (what == UNTOLD) {
         assert_true(plain.len != ahead.len || memcmp(plain.s, ahead.s, plain.len) != 0);
     } else {
@@ -248,13 +268,15 @@ static void test_ahead(void **state)
     (void)state;
     /* 9 whole pieces: 1..8 deflated ahead; pieces 0 (written), 4 and 5
      * (the end of 4 written: 5's dictionary) redone; 9 grew */
-    ahead_case(9 * P + 123, GROW, 8, 6);
-    /* cut inside piece 5: 1..4 stand, 5.. are gone or changed */
-    ahead_case(9 * P + 123, TRUNCATE, 8, 4);
-    /* nothing written after: 1..5 made, but 5 is the last piece, which
-     * ends the stream, so it is made again */
-    ahead_case(6 * P, NOTHING, 5, 4);
-    ahead_case(9 * P + 123, UNTOLD, 8, 8);
+    for (int kept = 0; kept < 2; kept++) {
+        ahead_case(9 * P + 123, GROW, 8, 6, kept);
+        /* cut inside piece 5: 1..4 stand, 5.. are gone or changed */
+        ahead_case(9 * P + 123, TRUNCATE, 8, 4, kept);
+        /* nothing written after: 1..5 made, but 5 is the last piece,
+         * which ends the stream, so it is made again */
+        ahead_case(6 * P, NOTHING, 5, 4, kept);
+        ahead_case(9 * P + 123, UNTOLD, 8, 8, kept);
+    }
 }
 
 /* Too small to be worth a thread, or missing: NULL, and the plain source
@@ -267,8 +289,8 @@ static void test_ahead_small(void **state)
     unsigned char *data = xmalloc(3 * P);
     fill(data, 3 * P, 3);
     write_new(file, data, 3 * P);
-    assert_null(pdeflate_ahead_start(file, 1, NULL));
-    assert_null(pdeflate_ahead_start("/nonexistent/mdeck-collection", 1, NULL));
+    assert_null(pdeflate_ahead_start(file, 1, 0, NULL));
+    assert_null(pdeflate_ahead_start("/nonexistent/mdeck-collection", 1, 1, NULL));
     pdeflate_ahead_free(NULL);
     free(data);
 }
