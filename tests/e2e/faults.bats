@@ -70,6 +70,47 @@ no_temporaries() {
     [[ "$output" == *"mdeck-"*".png"* ]]
 }
 
+@test "faults: disk full while the collection is written: previous outputs kept" {
+    # The collection is written beside the outputs, in 64 KiB pieces
+    # gathered by mdeck's SQLite VFS (src/apkg-vfs.c), so the write that
+    # fails may be one SQLite made earlier; the build must still fail
+    # cleanly, keep the previous outputs and leave no temporaries.
+    try_mount "$SCRATCH/full" -t tmpfs -o size=2m tmpfs || skip "cannot mount a tmpfs: $(cat "$SCRATCH/mount.err")"
+    small_deck "$SCRATCH/deck"
+    run "$MDECK" build -q -o "$SCRATCH/full/out" "$SCRATCH/deck"
+    [ "$status" -eq 0 ]
+    before=$(outputs_sum "$SCRATCH/full/out")
+    # 3,000 questions: a ~4 MB collection, which cannot fit
+    python3 "$MDECK_TOP/bench/gen-deck.py" --seed 3 3000 "$SCRATCH/big" >/dev/null
+    rm -rf "$SCRATCH/deck"
+    mv "$SCRATCH/big" "$SCRATCH/deck"
+    run "$MDECK" build -q -o "$SCRATCH/full/out" "$SCRATCH/deck"
+    echo "$output"
+    [ "$status" -eq 1 ]
+    [[ "$output" == *"deck.apkg: error: cannot build the Anki collection: database or disk is full (the previous file is kept)"* ]]
+    [[ "$output" == *"build failed; previous outputs in $SCRATCH/full/out kept"* ]]
+    [ "$(outputs_sum "$SCRATCH/full/out")" = "$before" ]
+    no_temporaries "$SCRATCH/full"
+    [ -z "$(find "$SCRATCH/full" -name '*collection*')" ] || false
+    # Space again: the same build now succeeds, and the package holds
+    # every note.
+    mount -o remount,size=32m "$SCRATCH/full"
+    run "$MDECK" build -q -o "$SCRATCH/full/out" "$SCRATCH/deck"
+    [ "$status" -eq 0 ]
+    python3 "$MDECK_TOP/tests/tools/apkg_check.py" -q "$SCRATCH/full/out/deck.apkg"
+    # the same text files as the deck built where there is room, and its
+    # notes in the package (with the small deck's, kept as removed notes)
+    "$MDECK" build -q -o "$SCRATCH/roomy" "$SCRATCH/deck"
+    cmp "$SCRATCH/full/out/deck.csv" "$SCRATCH/roomy/deck.csv"
+    cmp "$SCRATCH/full/out/deck.quizlet.txt" "$SCRATCH/roomy/deck.quizlet.txt"
+    count() {
+        "$MDECK" inspect --json "$1" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["notes"]))'
+    }
+    n=$(count "$SCRATCH/full/out/deck.apkg")
+    [ "$n" -gt 2900 ]
+    [ "$n" -ge "$(count "$SCRATCH/roomy/deck.apkg")" ]
+}
+
 @test "faults: output folder read-only: previous outputs kept, next run succeeds" {
     small_deck "$SCRATCH/deck"
     run "$MDECK" build -q -o "$SCRATCH/out" "$SCRATCH/deck"
