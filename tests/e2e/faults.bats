@@ -45,22 +45,35 @@ no_temporaries() {
     ! find "$@" -name '.*.mdeck-tmp-*' | grep .
 }
 
-@test "faults: output disk full: previous outputs kept, next run succeeds" {
-    try_mount "$SCRATCH/full" -t tmpfs -o size=1m tmpfs || skip "cannot mount a tmpfs: $(cat "$SCRATCH/mount.err")"
+# full_disk SIZE: a tmpfs of SIZE at $SCRATCH/full (or the test is
+# skipped), a small deck built into $SCRATCH/full/out, and those outputs'
+# sums in $before.
+full_disk() {
+    try_mount "$SCRATCH/full" -t tmpfs -o size="$1" tmpfs || skip "cannot mount a tmpfs: $(cat "$SCRATCH/mount.err")"
     small_deck "$SCRATCH/deck"
     run "$MDECK" build -q -o "$SCRATCH/full/out" "$SCRATCH/deck"
     [ "$status" -eq 0 ]
     before=$(outputs_sum "$SCRATCH/full/out")
+}
+
+# failed_kept: the last run failed, said so, and left the outputs of
+# full_disk as they were, without temporaries.
+failed_kept() {
+    [ "$status" -eq 1 ]
+    [[ "$output" == *"build failed; previous outputs in $SCRATCH/full/out kept"* ]]
+    [ "$(outputs_sum "$SCRATCH/full/out")" = "$before" ]
+    no_temporaries "$SCRATCH/full"
+}
+
+@test "faults: output disk full: previous outputs kept, next run succeeds" {
+    full_disk 1m
     # An incompressible 1.5 MB image: the new package cannot fit.
     head -c 1500000 /dev/urandom >"$SCRATCH/deck/answers/big.png"
     printf '\n![big](big.png)\n' >>"$SCRATCH/deck/answers/a.md"
     run "$MDECK" build -q -o "$SCRATCH/full/out" "$SCRATCH/deck"
     echo "$output"
-    [ "$status" -eq 1 ]
+    failed_kept
     [[ "$output" == *"No space left on device"*"previous file is kept"* ]]
-    [[ "$output" == *"build failed; previous outputs in $SCRATCH/full/out kept"* ]]
-    [ "$(outputs_sum "$SCRATCH/full/out")" = "$before" ]
-    no_temporaries "$SCRATCH/full"
     # Space again: the same build now succeeds.
     mount -o remount,size=16m "$SCRATCH/full"
     run "$MDECK" build -q -o "$SCRATCH/full/out" "$SCRATCH/deck"
@@ -75,22 +88,15 @@ no_temporaries() {
     # gathered by mdeck's SQLite VFS (src/apkg-vfs.c), so the write that
     # fails may be one SQLite made earlier; the build must still fail
     # cleanly, keep the previous outputs and leave no temporaries.
-    try_mount "$SCRATCH/full" -t tmpfs -o size=2m tmpfs || skip "cannot mount a tmpfs: $(cat "$SCRATCH/mount.err")"
-    small_deck "$SCRATCH/deck"
-    run "$MDECK" build -q -o "$SCRATCH/full/out" "$SCRATCH/deck"
-    [ "$status" -eq 0 ]
-    before=$(outputs_sum "$SCRATCH/full/out")
+    full_disk 2m
     # 3,000 questions: a ~4 MB collection, which cannot fit
     python3 "$MDECK_TOP/bench/gen-deck.py" --seed 3 3000 "$SCRATCH/big" >/dev/null
     rm -rf "$SCRATCH/deck"
     mv "$SCRATCH/big" "$SCRATCH/deck"
     run "$MDECK" build -q -o "$SCRATCH/full/out" "$SCRATCH/deck"
     echo "$output"
-    [ "$status" -eq 1 ]
+    failed_kept
     [[ "$output" == *"deck.apkg: error: cannot build the Anki collection: database or disk is full (the previous file is kept)"* ]]
-    [[ "$output" == *"build failed; previous outputs in $SCRATCH/full/out kept"* ]]
-    [ "$(outputs_sum "$SCRATCH/full/out")" = "$before" ]
-    no_temporaries "$SCRATCH/full"
     [ -z "$(find "$SCRATCH/full" -name '*collection*')" ] || false
     # Space again: the same build now succeeds, and the package holds
     # every note.
